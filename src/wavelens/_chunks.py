@@ -1,0 +1,39 @@
+"""Work over a dataset in chunks of images, on several threads.
+
+NumPy's LAPACK calls and PyWavelets' transforms release the GIL, so threads
+give real parallelism without copying data to worker processes. Results are
+written into place by chunk, so the output is the same for any number of
+threads.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs"]
+
+DEFAULT_CHUNK_SIZE = 2048
+
+
+def resolve_n_jobs(n_jobs):
+    """None means one thread per available core."""
+    if n_jobs is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:
+            return max(1, os.cpu_count() or 1)
+    return max(1, int(n_jobs))
+
+
+def chunk_bounds(n_items, chunk_size):
+    """``(start, stop)`` pairs that cover ``range(n_items)`` in order."""
+    return [(start, min(start + chunk_size, n_items)) for start in range(0, n_items, chunk_size)]
+
+
+def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+    """Call ``func(start, stop)`` for every chunk; return the results in order."""
+    bounds = chunk_bounds(n_items, chunk_size)
+    n_jobs = min(resolve_n_jobs(n_jobs), max(1, len(bounds)))
+    if n_jobs == 1:
+        return [func(start, stop) for start, stop in bounds]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(lambda b: func(*b), bounds))

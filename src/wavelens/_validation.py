@@ -1,0 +1,114 @@
+"""Parameter and input checks shared by the library and the command line.
+
+Every check raises :class:`WavelensError` with one line that names the
+parameter or file, says what was expected and what was found, and how to fix
+it. The CLI prints that line as ``wavelens: error: ...`` and exits with 2.
+"""
+
+import numbers
+
+import numpy as np
+import pywt
+
+__all__ = [
+    "WavelensError",
+    "check_energy",
+    "check_finite",
+    "check_level",
+    "check_mode",
+    "check_positive_int",
+    "check_wavelet",
+]
+
+
+class WavelensError(ValueError):
+    """Bad input: a parameter out of range, or a missing or malformed file."""
+
+
+def check_positive_int(value, name, *, minimum=1):
+    """Return ``value`` as an int, or raise if it is not an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise WavelensError(
+            f"The '{name}' parameter must be an integer >= {minimum}. Got {value!r} instead."
+        )
+    if value < minimum:
+        raise WavelensError(
+            f"The '{name}' parameter must be an integer >= {minimum}. Got {value} instead."
+        )
+    return int(value)
+
+
+def check_energy(energy):
+    """Return ``energy`` as a float in (0, 1], or raise."""
+    if isinstance(energy, bool) or not isinstance(energy, numbers.Real):
+        raise WavelensError(
+            f"The 'energy' parameter must be a number in (0, 1], e.g. 0.99. Got {energy!r} instead."
+        )
+    if not 0.0 < float(energy) <= 1.0:
+        raise WavelensError(
+            f"The 'energy' parameter must be a number in (0, 1], e.g. 0.99. Got {energy} instead."
+        )
+    return float(energy)
+
+
+def check_wavelet(wavelet):
+    """Return a :class:`pywt.Wavelet` for a discrete wavelet name, or raise."""
+    if isinstance(wavelet, pywt.Wavelet):
+        return wavelet
+    if wavelet not in pywt.wavelist(kind="discrete"):
+        hint = ""
+        if wavelet in pywt.wavelist(kind="continuous"):
+            hint = " (it is a continuous wavelet; wavelens needs a discrete one)"
+        raise WavelensError(
+            f"Unknown wavelet {wavelet!r}{hint}: expected a discrete PyWavelets wavelet "
+            "such as db1, db3, sym4, coif1 or bior2.2; run 'wavelens wavelets' for the full list."
+        )
+    return pywt.Wavelet(wavelet)
+
+
+def check_mode(mode):
+    """Return ``mode`` if it is a PyWavelets signal-extension mode, or raise."""
+    if mode not in pywt.Modes.modes:
+        raise WavelensError(
+            f"Unknown mode {mode!r}: expected one of {', '.join(pywt.Modes.modes)}."
+        )
+    return mode
+
+
+def check_level(level, image_shape, wavelet):
+    """Return ``level`` if the images are large enough for it, or raise.
+
+    Parameters
+    ----------
+    level : int
+        Number of decomposition levels asked for.
+    image_shape : tuple of int
+        ``(height, width)`` of the images.
+    wavelet : pywt.Wavelet
+        The wavelet, whose filter length limits the level.
+    """
+    level = check_positive_int(level, "level")
+    max_level = pywt.dwt_max_level(min(image_shape), wavelet.dec_len)
+    if level > max_level:
+        size = "x".join(str(s) for s in image_shape)
+        if max_level == 0:
+            fix = "use a wavelet with a shorter filter (e.g. db1) or larger images (--resize)"
+        else:
+            fix = f"use --level {max_level} or less"
+        raise WavelensError(
+            f"Level {level} is too high for {size} images with wavelet {wavelet.name} "
+            f"(filter length {wavelet.dec_len}): the most is {max_level}; {fix}."
+        )
+    return level
+
+
+def check_finite(array, what):
+    """Raise if ``array`` holds NaN or infinite values."""
+    if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            count = int(bad.sum())
+            raise WavelensError(
+                f"{what} holds {count} NaN or infinite value(s); remove or replace them "
+                "before running wavelens."
+            )

@@ -1,0 +1,59 @@
+"""The ``wavelens`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module; this one builds the group and turns
+every input error into one line on stderr and exit status 2.
+"""
+
+import sys
+
+import click
+
+from .._validation import WavelensError
+from .._version import __version__
+from .analyze import analyze_command
+from .datasets import datasets_command, wavelets_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="wavelens")
+def cli():
+    """See what an image-classification dataset is made of, with wavelets.
+
+    wavelens takes every image into the wavelet space, writes each one as a
+    sum of rank-1 patterns, and reports how many patterns the images need.
+    Run 'wavelens COMMAND --help' for each command's options.
+    """
+
+
+cli.add_command(analyze_command)
+cli.add_command(datasets_command)
+cli.add_command(wavelets_command)
+
+
+def _fail(message):
+    click.echo(f"wavelens: error: {message}", err=True)
+    return 2
+
+
+def main(argv=None):
+    """Entry point of the ``wavelens`` console script."""
+    try:
+        code = cli.main(args=argv, prog_name="wavelens", standalone_mode=False)
+    except WavelensError as exc:
+        code = _fail(str(exc))
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        code = 2
+    except click.ClickException as exc:
+        hint = ""
+        if getattr(exc, "ctx", None) is not None:
+            hint = f" Run '{exc.ctx.command_path} --help' for the options."
+        code = _fail(exc.format_message().replace("\n", " ") + hint)
+    except click.exceptions.Abort:
+        code = _fail("interrupted.")
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        code = _fail(f"cannot read or write{where}: {exc.strerror or exc}.")
+    sys.exit(code or 0)

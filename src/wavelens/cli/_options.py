@@ -1,0 +1,73 @@
+"""Options shared by several subcommands, so each has one name and one help text."""
+
+import re
+
+import click
+import pywt
+
+
+
+class ImageSize(click.ParamType):
+    """``HxW``, e.g. ``32x32``."""
+
+    name = "HxW"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+        if not match or 0 in (int(match[1]), int(match[2])):
+            self.fail(f"expected HEIGHTxWIDTH with positive integers, e.g. 32x32; got {value!r}.", param, ctx)
+        return int(match[1]), int(match[2])
+
+
+def dataset_options(func):
+    """DATASET argument and the options that pick and subsample its images."""
+    options = [
+        click.argument("dataset"),
+        click.option("--split", type=click.Choice(["train", "test", "all"]), default=None,
+                     help="Which split. Default: train where the dataset has train and test splits, "
+                          "else all."),
+        click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                     help="Folder to look in first for a built-in dataset's files "
+                          "(then $WAVELENS_DATA/<name>, then system folders)."),
+        click.option("--limit", type=click.IntRange(min=1), default=None,
+                     help="Analyse a stratified random subsample of N images (drawn with --seed)."),
+        click.option("--resize", type=ImageSize(), default=None,
+                     help="Resize every image of an image folder to HxW (needed when sizes differ)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of every random choice, for reproducible results."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def wavelet_options(func):
+    """The wavelet transform's options."""
+    options = [
+        click.option("--wavelet", default="db1", show_default=True,
+                     help="Discrete wavelet (db1 = Haar); 'wavelens wavelets' lists them all."),
+        click.option("--level", type=int, default=1, show_default=True,
+                     help="Decomposition levels of the 2D wavelet transform."),
+        click.option("--mode", type=click.Choice(pywt.Modes.modes), default="periodization",
+                     show_default=True,
+                     help="Signal extension at the borders; periodization keeps the image's size "
+                          "and, with orthogonal wavelets, its energy."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_options(func):
+    options = [
+        click.option("--out", "out", required=True, type=click.Path(),
+                     help="Folder to write the results into (must not exist or be empty)."),
+        click.option("--overwrite", is_flag=True, help="Replace --out if it already holds results."),
+        click.option("--jobs", type=click.IntRange(min=1), default=None,
+                     help="Threads to use. Default: every core."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -1,0 +1,116 @@
+"""Loading image-classification datasets: built-in names, IDX, CIFAR, image folders, .npz.
+
+``load_dataset`` is the single entry point; it returns a :class:`Dataset` of
+float32 images in [0, 1] with integer labels.
+"""
+
+from pathlib import Path
+
+from .._validation import WavelensError, check_positive_int
+from ._base import Dataset, stratified_subsample
+from ._builtin import BUILTIN_DATASETS, builtin_search_path
+from ._builtin import load_builtin
+from ._cifar import is_cifar_folder, load_cifar_folder
+from ._folder import is_image_folder, load_image_folder
+from ._idx import has_idx_files, load_idx_folder, read_idx
+from ._npz import load_npz
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "Dataset",
+    "builtin_search_path",
+    "default_split",
+    "load_dataset",
+    "read_idx",
+    "stratified_subsample",
+]
+
+SPLITS = ("train", "test", "all")
+
+
+def _has_splits(spec):
+    """Whether the dataset named by ``spec`` has train and test splits."""
+    if spec in BUILTIN_DATASETS:
+        return spec != "digits"
+    path = Path(spec)
+    if path.is_file():
+        return False
+    if is_cifar_folder(path) or has_idx_files(path):
+        return True
+    return (path / "train").is_dir() and (path / "test").is_dir()
+
+
+def default_split(spec):
+    """``train`` for datasets with train and test splits, ``all`` for the others."""
+    return "train" if _has_splits(spec) else "all"
+
+
+def load_dataset(spec, *, split=None, data_dir=None, limit=None, seed=0, resize=None):
+    """Load an image-classification dataset.
+
+    Parameters
+    ----------
+    spec : str or Path
+        A built-in name (``digits``, ``fashion-mnist``, ``mnist``) or a path to:
+        a folder of MNIST-layout IDX files; a CIFAR-10/100 python-version
+        folder; an image folder with one sub-folder per class; a ``.npz``
+        holding ``images`` and ``labels``.
+    split : {'train', 'test', 'all'}, default=None
+        Which split; None means ``train`` where the dataset has splits and
+        ``all`` where it has not.
+    data_dir : str or Path, default=None
+        Where to look first for a built-in dataset's files.
+    limit : int, default=None
+        Keep a stratified random subsample of this many images.
+    seed : int, default=0
+        Seed of the subsample.
+    resize : tuple of int, default=None
+        ``(height, width)`` for image folders whose images differ in size.
+
+    Returns
+    -------
+    Dataset
+        float32 images in [0, 1], of shape (n, H, W) or (n, H, W, C).
+    """
+    spec = str(spec)
+    if split is None:
+        split = default_split(spec)
+    if split not in SPLITS:
+        raise WavelensError(f"Unknown split {split!r}: expected one of {', '.join(SPLITS)}.")
+    if limit is not None:
+        limit = check_positive_int(limit, "limit")
+    if spec in BUILTIN_DATASETS:
+        dataset = load_builtin(spec, split, data_dir=data_dir)
+    else:
+        dataset = _load_path(Path(spec), split, resize)
+    return stratified_subsample(dataset, limit, seed)
+
+
+def _load_path(path, split, resize):
+    if not path.exists():
+        names = ", ".join(BUILTIN_DATASETS)
+        looks_like_name = not path.suffix and len(path.parts) == 1
+        what = "is neither a built-in dataset name" if looks_like_name else "does not exist"
+        raise WavelensError(
+            f"Dataset {str(path)!r} {what}"
+            + (f" ({names}) nor an existing path" if looks_like_name else "")
+            + "; run 'wavelens datasets' to see the built-in names and the accepted kinds of path."
+        )
+    if path.is_file():
+        if path.suffix.lower() == ".npz":
+            return load_npz(path, split)
+        raise WavelensError(
+            f"{path} is a file of an unknown kind: expected a .npz holding 'images' and 'labels', "
+            "or a folder (IDX files, CIFAR batches, or one sub-folder of images per class)."
+        )
+    if has_idx_files(path):
+        return load_idx_folder(path, split, name=path.name)
+    if is_cifar_folder(path):
+        return load_cifar_folder(path, split)
+    if is_image_folder(path):
+        return load_image_folder(path, split, resize=resize)
+    raise WavelensError(
+        f"{path} holds no dataset wavelens can read (or it is empty): expected MNIST-layout IDX files "
+        "(train-images-idx3-ubyte.gz...), CIFAR python batches (data_batch_1... and batches.meta), "
+        "or one sub-folder of PNG/JPEG images per class."
+    )
