@@ -33,7 +33,7 @@ def _has_splits(spec):
     if spec in BUILTIN_DATASETS:
         return spec != "digits"
     path = Path(spec)
-    if path.is_file():
+    if not path.is_dir():
         return False
     if is_cifar_folder(path) or has_idx_files(path):
         return True

@@ -26,17 +26,24 @@ def load_npz(path, split, *, name=None):
     if split != "all":
         raise WavelensError(f"{path} holds a single split, not '{split}'; use --split all.")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = {"images", "labels"} - set(archive.files)
-            if missing:
+        with open(path, "rb") as handle:
+            archive = np.load(handle, allow_pickle=False)
+            if not hasattr(archive, "files"):
                 raise WavelensError(
-                    f"{path} lacks the array(s) {', '.join(sorted(missing))}; it has "
-                    f"{', '.join(archive.files) or 'none'}. Save it with "
-                    "numpy.savez(path, images=..., labels=..., class_names=...)."
+                    f"{path} holds a single array, not an .npz archive; save it with "
+                    "numpy.savez(path, images=..., labels=...)."
                 )
-            images = archive["images"]
-            labels = archive["labels"]
-            class_names = archive["class_names"].tolist() if "class_names" in archive.files else None
+            with archive:
+                missing = {"images", "labels"} - set(archive.files)
+                if missing:
+                    raise WavelensError(
+                        f"{path} lacks the array(s) {', '.join(sorted(missing))}; it has "
+                        f"{', '.join(archive.files) or 'none'}. Save it with "
+                        "numpy.savez(path, images=..., labels=..., class_names=...)."
+                    )
+                images = archive["images"]
+                labels = archive["labels"]
+                class_names = archive["class_names"].tolist() if "class_names" in archive.files else None
     except WavelensError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

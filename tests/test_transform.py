@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+import pywt
+
+from wavelens import WavelensError, inverse_wavelet_transform, wavelet_layout, wavelet_transform
+
+WAVELETS = ["db1", "db3", "sym4", "coif1", "bior2.2"]
+MODES = ["periodization", "symmetric", "zero", "reflect"]
+SHAPES = [(32, 32), (33, 29), (32, 32, 3), (37, 30, 3)]
+
+
+def _images(shape, n=5, dtype=np.float32, seed=0):
+    return np.random.default_rng(seed).random((n,) + shape).astype(dtype)
+
+
+@pytest.mark.parametrize("wavelet", WAVELETS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_perfect_reconstruction(wavelet, mode, level, shape):
+    images = _images(shape)
+    coefficients, layout = wavelet_transform(images, wavelet=wavelet, level=level, mode=mode)
+    rebuilt = inverse_wavelet_transform(coefficients, layout)
+    assert rebuilt.shape == images.shape
+    assert rebuilt.dtype == np.float32
+    np.testing.assert_allclose(rebuilt, images, atol=5e-5)
+
+
+@pytest.mark.parametrize("wavelet", ["db1", "db3", "bior2.2"])
+@pytest.mark.parametrize("mode", ["periodization", "symmetric"])
+@pytest.mark.parametrize("shape", [(32, 32), (33, 29), (37, 30, 3)])
+def test_matches_pywavelets_per_image(wavelet, mode, shape):
+    images = _images(shape, n=3, dtype=np.float64)
+    coefficients, layout = wavelet_transform(images, wavelet=wavelet, level=2, mode=mode)
+    for image, matrix in zip(images, coefficients):
+        channels = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[-1])]
+        for c, channel in enumerate(channels):
+            expected, _ = pywt.coeffs_to_array(pywt.wavedec2(channel, wavelet, mode=mode, level=2))
+            got = matrix if image.ndim == 2 else matrix[..., c]
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert coefficients.shape[1:3] == layout.matrix_shape
+
+
+def test_periodization_keeps_shape_and_energy():
+    images = _images((32, 32), n=4, dtype=np.float64)
+    coefficients, layout = wavelet_transform(images, wavelet="db2", level=3, mode="periodization")
+    assert layout.matrix_shape == (32, 32)
+    assert layout.orthogonal
+    np.testing.assert_allclose((coefficients ** 2).sum(axis=(1, 2)), (images ** 2).sum(axis=(1, 2)))
+
+
+@pytest.mark.parametrize("wavelet, mode, shape, expected", [
+    ("db1", "periodization", (28, 28), True),
+    ("db1", "symmetric", (28, 28), False),
+    ("bior2.2", "periodization", (28, 28), False),
+    ("db1", "periodization", (27, 28), False),
+])
+def test_orthogonal_flag(wavelet, mode, shape, expected):
+    assert wavelet_layout(shape, wavelet=wavelet, level=1, mode=mode).orthogonal is expected
+
+
+@pytest.mark.parametrize("chunk_size, n_jobs", [(1, 1), (3, 2), (1000, 2)])
+def test_chunks_and_threads_do_not_change_results(chunk_size, n_jobs):
+    images = _images((12, 12, 3), n=10)
+    reference, _ = wavelet_transform(images, wavelet="sym2", level=2)
+    got, _ = wavelet_transform(images, wavelet="sym2", level=2, chunk_size=chunk_size, n_jobs=n_jobs)
+    np.testing.assert_array_equal(got, reference)
+
+
+def test_float32_and_float64_agree():
+    images = _images((32, 32), n=4, dtype=np.float64)
+    c64, _ = wavelet_transform(images, wavelet="db3", level=2, mode="symmetric")
+    c32, _ = wavelet_transform(images.astype(np.float32), wavelet="db3", level=2, mode="symmetric")
+    assert c32.dtype == np.float32 and c64.dtype == np.float64
+    np.testing.assert_allclose(c32, c64, atol=1e-5)
+
+
+def test_unknown_wavelet_says_how_to_list():
+    with pytest.raises(WavelensError, match=r"Unknown wavelet 'db99'.*wavelens wavelets"):
+        wavelet_transform(_images((8, 8)), wavelet="db99")
+
+
+def test_continuous_wavelet_is_refused_with_reason():
+    with pytest.raises(WavelensError, match="continuous wavelet"):
+        wavelet_transform(_images((8, 8)), wavelet="morl")
+
+
+def test_level_too_high():
+    with pytest.raises(WavelensError, match=r"Level 4 is too high for 8x8 images.*--level 3 or less"):
+        wavelet_transform(_images((8, 8)), wavelet="db1", level=4)
+
+
+@pytest.mark.parametrize("level", [0, -1, 1.5])
+def test_level_must_be_positive_integer(level):
+    with pytest.raises(WavelensError, match="'level' parameter must be an integer >= 1"):
+        wavelet_transform(_images((8, 8)), level=level)
+
+
+def test_unknown_mode():
+    with pytest.raises(WavelensError, match="Unknown mode 'wrap'"):
+        wavelet_transform(_images((8, 8)), mode="wrap")
+
+
+def test_inverse_checks_shape():
+    coefficients, layout = wavelet_transform(_images((8, 8)))
+    with pytest.raises(WavelensError, match="coefficients must have shape"):
+        inverse_wavelet_transform(coefficients[:, :4], layout)
