@@ -126,3 +126,25 @@ def test_zero_images_are_handled(rng):
 def test_energy_out_of_range(energy):
     with pytest.raises(WavelensError, match="'energy' parameter must be a number in \\(0, 1\\]"):
         decompose_images(np.ones((2, 8, 8)), energy=energy)
+
+
+@pytest.mark.parametrize("wavelet, level, mode", [("db1", 1, "periodization"), ("db2", 1, "symmetric")])
+def test_agrees_with_a_per_image_loop_on_digits(wavelet, level, mode):
+    """Reference: PyWavelets and numpy's SVD image by image, as a researcher writes it."""
+    import pywt
+
+    from wavelens import load_dataset
+
+    images = load_dataset("digits").images.astype(np.float64)
+    result, _ = decompose_images(images, wavelet=wavelet, level=level, mode=mode, energy=0.95)
+    for i in range(0, len(images), 97):
+        array, slices = pywt.coeffs_to_array(pywt.wavedec2(images[i], wavelet, mode=mode, level=level))
+        u, s, vt = np.linalg.svd(array)
+        r = int(np.searchsorted(np.cumsum(s ** 2) / np.sum(s ** 2), 0.95) + 1)
+        rebuilt = pywt.waverec2(pywt.array_to_coeffs((u[:, :r] * s[:r]) @ vt[:r], slices,
+                                                     output_format="wavedec2"), wavelet, mode=mode)
+        assert result.rank_at_energy[i] == r
+        np.testing.assert_allclose(result.singular_values[i, 0], s, atol=1e-12)
+        np.testing.assert_allclose(result.psnr_db[i], 10 * np.log10(1 / np.mean((rebuilt - images[i]) ** 2)))
+        assert result.numerical_rank[i] == np.linalg.matrix_rank(array, tol=s[0] * max(array.shape)
+                                                                 * np.finfo(np.float64).eps)

@@ -1,0 +1,27 @@
+# Quick start: `make analyze` and `make test` each set everything up in .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= results/digits
+
+.PHONY: setup analyze test bench clean
+
+$(BIN)/wavelens: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/wavelens
+
+analyze: setup
+	$(BIN)/wavelens analyze digits --out $(OUT) --overwrite
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_lowrank.py
+
+clean:
+	rm -rf $(VENV) results
