@@ -180,3 +180,17 @@ def test_out_is_a_file(tmp_path):
 def test_missing_builtin_files(tmp_path):
     result = run_cli("analyze", "mnist", "--data-dir", tmp_path, "--out", tmp_path / "out")
     _assert_one_line_error(result, f"Cannot find the mnist files: looked in {tmp_path}")
+
+
+def test_out_parents_are_created(tmp_path):
+    out = tmp_path / "results" / "deeper" / "digits"
+    result = run_cli("analyze", "digits", "--limit", "50", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert (out / "summary.json").is_file()
+    assert [p.name for p in out.parent.iterdir()] == ["digits"]
+
+
+def test_out_under_a_file_is_an_error(tmp_path):
+    (tmp_path / "f").write_text("x")
+    result = run_cli("analyze", "digits", "--limit", "50", "--out", tmp_path / "f" / "out")
+    _assert_one_line_error(result, "is a file, so no folder can be made under it")

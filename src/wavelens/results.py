@@ -23,19 +23,27 @@ def check_output_dir(out, *, overwrite=False):
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise WavelensError(f"--out {out} is a file, not a folder; choose another path.")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise WavelensError(f"--out {out}: {ancestor} is a file, so no folder can be made under it; "
+                            "choose another path.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise WavelensError(
             f"--out {out} exists and is not empty; choose another folder or pass --overwrite to replace it."
         )
-    if not out.parent.exists():
-        raise WavelensError(f"--out {out}: its parent folder {out.parent} does not exist; create it first.")
     return out
 
 
 @contextmanager
 def output_dir(out, *, overwrite=False):
-    """Yield a temporary folder that replaces ``out`` when the block succeeds."""
+    """Yield a temporary folder that replaces ``out`` when the block succeeds.
+
+    Missing parent folders of ``out`` are created, as ``mkdir -p`` would.
+    """
     out = check_output_dir(out, overwrite=overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield staging
