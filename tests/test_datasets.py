@@ -263,3 +263,10 @@ def test_split_of_unsplit_dataset():
 def test_limit_must_be_positive():
     with pytest.raises(WavelensError, match="'limit' parameter must be an integer >= 1"):
         load_dataset("digits", limit=0)
+
+
+def test_idx_train_and_test_of_different_sizes(tmp_path, rng):
+    write_idx_folder(tmp_path, _uint8_images(rng, 3, (4, 4)), np.arange(3), split="train")
+    write_idx_folder(tmp_path, _uint8_images(rng, 2, (5, 5)), np.arange(2), split="test")
+    with pytest.raises(WavelensError, match="holds 5x5 images but the train split holds 4x4"):
+        load_dataset(tmp_path, split="all")

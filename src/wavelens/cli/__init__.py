@@ -51,8 +51,9 @@ def main(argv=None):
         if getattr(exc, "ctx", None) is not None:
             hint = f" Run '{exc.ctx.command_path} --help' for the options."
         code = _fail(exc.format_message().replace("\n", " ") + hint)
-    except click.exceptions.Abort:
-        code = _fail("interrupted.")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _fail("interrupted; nothing was written.")
+        code = 130
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         code = _fail(f"cannot read or write{where}: {exc.strerror or exc}.")

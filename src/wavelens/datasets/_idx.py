@@ -147,6 +147,11 @@ def load_idx_folder(folder, split, *, name, class_names=None):
                 f"{pair[0]} holds {part_images.shape[0]} images but {pair[1]} holds "
                 f"{part_labels.shape[0]} labels; the two files must come from the same split."
             )
+        if images and part_images.shape[1:] != images[0].shape[1:]:
+            raise WavelensError(
+                f"{pair[0]} holds {part_images.shape[1]}x{part_images.shape[2]} images but the train "
+                f"split holds {images[0].shape[1]}x{images[0].shape[2]}; use --split train or --split test."
+            )
         images.append(part_images)
         labels.append(part_labels)
     return make_dataset(
