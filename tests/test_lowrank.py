@@ -148,3 +148,35 @@ def test_agrees_with_a_per_image_loop_on_digits(wavelet, level, mode):
         np.testing.assert_allclose(result.psnr_db[i], 10 * np.log10(1 / np.mean((rebuilt - images[i]) ** 2)))
         assert result.numerical_rank[i] == np.linalg.matrix_rank(array, tol=s[0] * max(array.shape)
                                                                  * np.finfo(np.float64).eps)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 3), (16, 8)])
+def test_top_patterns_are_the_svd_patterns_with_canonical_sign(rng, shape):
+    images = rng.random((6,) + shape)
+    for dtype in (np.float64, np.float32):  # exact SVD, and the Gram eigen-decomposition for float32
+        x = images.astype(dtype)
+        coefficients, layout = wavelet_transform(x, wavelet="db1", level=1)
+        result = image_patterns(coefficients, layout, x, top_k=3)
+        a = coefficients.astype(np.float64)
+        a = a[:, None] if a.ndim == 3 else np.moveaxis(a, -1, 1)
+        u, s, vt = np.linalg.svd(a, full_matrices=False)
+        for i in range(len(images)):
+            candidates = [(s[i, c, j] ** 2, c, j) for c in range(a.shape[1]) for j in range(s.shape[-1])]
+            for slot, (energy, c, j) in enumerate(sorted(candidates, reverse=True)[:3]):
+                expected = np.outer(u[i, c, :, j], vt[i, c, j])
+                expected *= np.sign(expected.flat[np.abs(expected).argmax()])
+                got = np.outer(result.top_u[i, slot], result.top_v[i, slot])
+                np.testing.assert_allclose(got, expected, atol=2e-4 if dtype == np.float32 else 1e-6)  # stored as float32
+                assert result.top_channel[i, slot] == c
+                np.testing.assert_allclose(result.top_energy[i, slot], energy, rtol=1e-5)
+                assert got.flat[np.abs(got).argmax()] > 0
+
+
+def test_float32_gram_path_agrees_with_float64_svd(rng):
+    images = np.einsum("nik,njk->nij", rng.random((40, 16, 5)), rng.random((40, 16, 5)))  # rank 5
+    fast, _ = decompose_images(images.astype(np.float32), energy=0.95)
+    exact, _ = decompose_images(images, energy=0.95)
+    scale = exact.singular_values[..., :1]
+    np.testing.assert_allclose(fast.singular_values / scale, exact.singular_values / scale, atol=1e-6)
+    np.testing.assert_array_equal(fast.rank_at_energy, exact.rank_at_energy)
+    assert fast.numerical_rank.tolist() == [5] * 40
