@@ -1,4 +1,4 @@
-"""The ``analyze`` pipeline: load a dataset, transform, decompose, summarize.
+"""The ``analyze`` pipeline: transform, decompose, find patterns, relate them to classes.
 
 Pure computation: it returns an :class:`Analysis`; writing files is
 :mod:`wavelens.results`'s job and printing the CLI's.
@@ -9,22 +9,58 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import WavelensError, check_positive_int
 from ._version import __version__
+from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
+                          share_table)
 from .datasets import Dataset
-from .lowrank import ImagePatterns, decompose_images
+from .dictionary import PatternDictionary, build_pattern_dictionary
+from .lowrank import ImagePatterns, image_patterns
+from .spectrum import DatasetPatterns, dataset_patterns, numerical_rank_of_rows
+from .transform import wavelet_transform
 
-__all__ = ["Analysis", "analyze", "lowrank_summary"]
+__all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
 
 
 @dataclass
 class Analysis:
-    """Everything ``wavelens analyze`` computed for one dataset."""
+    """Everything ``wavelens analyze`` computed for one dataset.
+
+    Attributes
+    ----------
+    labels : ndarray
+        The labels the association used: the dataset's, or noisy ones with
+        ``label_noise``.
+    """
 
     dataset: Dataset
     params: dict
     patterns: ImagePatterns
     layout: object
+    dictionary: PatternDictionary
+    dataset_patterns: DatasetPatterns
+    labels: np.ndarray
+    association: dict
+    spectrum: dict
     timings_s: dict = field(default_factory=dict)
+
+    def tables(self):
+        """Contingency tables {kind: {"counts": ..., "energy": ...}} of both pattern kinds."""
+        n_classes = self.dataset.n_classes
+        dp = self.dataset_patterns
+        return {
+            "image_patterns": {
+                "counts": contingency_table(self.dictionary.assignments, self.labels,
+                                            self.dictionary.n_patterns, n_classes),
+                "energy": contingency_table(self.dictionary.assignments, self.labels,
+                                            self.dictionary.n_patterns, n_classes,
+                                            weights=self.dictionary.weights),
+            },
+            "dataset_patterns": {
+                "counts": contingency_table(dp.dominant, self.labels, dp.shares.shape[1], n_classes),
+                "energy": share_table(dp.shares, self.labels, n_classes),
+            },
+        }
 
     def summary(self):
         """The JSON-ready summary written to ``summary.json``."""
@@ -43,6 +79,8 @@ class Analysis:
             "params": dict(self.params),
             "wavelet_matrix_shape": list(self.layout.matrix_shape),
             "lowrank": lowrank_summary(self.patterns),
+            "spectrum": self.spectrum,
+            "association": self.association,
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
 
@@ -72,28 +110,145 @@ def lowrank_summary(patterns):
     }
 
 
-def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.99,
-            n_jobs=None, params=None):
-    """Run the low-rank analysis on a loaded dataset.
+def _check_classes(dataset, n_patterns):
+    present = np.unique(dataset.labels)
+    if len(present) < 2:
+        only = dataset.class_names[present[0]] if len(present) else "none"
+        raise WavelensError(
+            f"{dataset.source}: the images hold a single class ({only}); relating patterns to classes "
+            "needs at least two. Use a dataset (or --limit) with several classes."
+        )
+    if dataset.n_images < n_patterns:
+        raise WavelensError(
+            f"{dataset.source}: {dataset.n_images} images are fewer than the {n_patterns} patterns "
+            f"asked for; use --patterns {max(2, dataset.n_images // 2)} or fewer, or more images."
+        )
+
+
+def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repeats, seed):
+    n_prototypes = dictionary.n_patterns
+
+    def image_table(labels):
+        return contingency_table(dictionary.assignments, labels, n_prototypes, n_classes)
+
+    def dataset_table(labels):
+        return share_table(dp.shares, labels, n_classes)
+
+    image = compare_with_random(image_table, labels, repeats=repeats, seed=seed)
+    image.update(n_patterns=n_prototypes, top_k=top_k, table="counts")
+    image["signatures"] = class_signatures(image_table(labels), class_names)
+    data = compare_with_random(dataset_table, labels, repeats=repeats, seed=seed)
+    data.update(n_patterns=int(dp.shares.shape[1]), table="energy shares")
+    data["signatures"] = class_signatures(dataset_table(labels), class_names)
+    return {"image_patterns": image, "dataset_patterns": data}
+
+
+def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=3,
+            n_patterns=100, center=False, random_repeats=5, label_noise=0.0, seed=0, n_jobs=None,
+            params=None):
+    """Run the whole analysis on a loaded dataset.
 
     Parameters
     ----------
     dataset : Dataset
     wavelet, level, mode : see :func:`wavelens.wavelet_transform`
     energy : float, default=0.99
-        Energy fraction for r(e).
+        Energy fraction for r(e) and for the number of dataset patterns.
+    top_k : int, default=3
+        Rank-1 patterns taken from each image for the pattern dictionary.
+    n_patterns : int, default=100
+        Prototypes in the dictionary, and dataset patterns kept.
+    center : bool, default=False
+        Center the dataset wavelet matrix before its SVD.
+    random_repeats : int, default=5
+        Label permutations of the random-label control.
+    label_noise : float, default=0.0
+        Fraction of labels replaced uniformly at random before the association
+        (1.0 is a randomly labeled dataset).
+    seed : int, default=0
     n_jobs : int, default=None
     params : dict, default=None
-        Options to record in the summary (loader options, seed...).
+        Further options to record in the summary (loader options...).
 
     Returns
     -------
     Analysis
     """
-    start = time.perf_counter()
-    patterns, layout = decompose_images(dataset.images, wavelet=wavelet, level=level, mode=mode,
-                                        energy=energy, n_jobs=n_jobs)
-    recorded = {"wavelet": wavelet, "level": level, "mode": mode, "energy": energy}
+    top_k = check_positive_int(top_k, "top_k")
+    n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
+    random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
+    _check_classes(dataset, n_patterns)
+    timings = {}
+    clock = time.perf_counter()
+
+    def lap(stage):
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    coefficients, layout = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,
+                                             n_jobs=n_jobs)
+    lap("transform")
+    patterns = image_patterns(coefficients, layout, dataset.images, energy=energy, top_k=top_k, n_jobs=n_jobs)
+    lap("decompose")
+    dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, seed=seed, n_jobs=n_jobs)
+    lap("dictionary")
+    dp = dataset_patterns(coefficients, n_patterns=n_patterns, energy=energy, center=center, seed=seed)
+    if layout.orthogonal:
+        # An orthogonal transform keeps every singular value of the data matrix.
+        pixel_rank, pixel_method = dp.numerical_rank, "equal to the wavelet matrix's (orthogonal transform)"
+    else:
+        pixel_rank, pixel_method = numerical_rank_of_rows(dataset.images, center=center), "computed"
+    spectrum = {
+        "numerical_rank_wavelet": dp.numerical_rank,
+        "numerical_rank_pixel": pixel_rank,
+        "numerical_rank_pixel_method": pixel_method,
+        "n_patterns_at_energy": dp.n_patterns_at_energy,
+        "max_possible_rank": int(min(dataset.n_images, np.prod(coefficients.shape[1:]))),
+        "energy": energy,
+        "centered": bool(center),
+    }
+    lap("dataset_patterns")
+    labels = dataset.labels
+    if label_noise:
+        labels = noisy_labels(labels, label_noise, dataset.n_classes, seed=seed)
+    association = _association(dictionary, dp, labels, dataset.n_classes, dataset.class_names,
+                               top_k=top_k, repeats=random_repeats, seed=seed)
+    association["label_noise"] = float(label_noise)
+    lap("association")
+    recorded = {"wavelet": wavelet, "level": level, "mode": mode, "energy": energy, "top_k": top_k,
+                "n_patterns": n_patterns, "center": bool(center), "random_repeats": random_repeats,
+                "label_noise": float(label_noise), "seed": seed}
     recorded.update(params or {})
-    return Analysis(dataset, recorded, patterns, layout,
-                    timings_s={"transform_and_decompose": time.perf_counter() - start})
+    return Analysis(dataset, recorded, patterns, layout, dictionary, dp, labels, association, spectrum,
+                    timings_s=timings)
+
+
+def noise_curve(analysis, fractions, *, random_repeats=5, seed=0):
+    """Association statistics as a growing fraction of labels is made random.
+
+    The patterns do not depend on the labels, so they are computed once (in
+    ``analysis``) and only the association is recomputed for each fraction.
+
+    Returns
+    -------
+    list of dict
+        One per fraction and pattern kind: ``fraction``, ``kind``, the true
+        statistics, the random-label means and stds, ``z_score``, ``p_value``.
+    """
+    d = analysis.dataset
+    rows = []
+    for fraction in fractions:
+        labels = noisy_labels(d.labels, fraction, d.n_classes, seed=seed)
+        result = _association(analysis.dictionary, analysis.dataset_patterns, labels, d.n_classes,
+                              d.class_names, top_k=analysis.dictionary.top_k, repeats=random_repeats,
+                              seed=seed)
+        for kind in ("image_patterns", "dataset_patterns"):
+            stats = result[kind]
+            row = {"fraction": float(fraction), "kind": kind, **stats["true"]}
+            if "random" in stats:
+                row.update({f"random_{k}": v for k, v in stats["random"].items() if k != "repeats"})
+                row.update(z_score=stats["z_score"], p_value=stats["p_value"])
+            rows.append(row)
+    return rows

@@ -8,6 +8,7 @@ import csv
 import json
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from ._validation import WavelensError
 
-__all__ = ["check_output_dir", "output_dir", "write_analysis"]
+__all__ = ["check_output_dir", "output_dir", "write_analysis", "write_json", "write_noise_curve"]
 
 
 def check_output_dir(out, *, overwrite=False):
@@ -67,29 +68,77 @@ def _format(value):
 
 def write_per_image_csv(path, analysis):
     d, p = analysis.dataset, analysis.patterns
+    noisy = bool(analysis.params.get("label_noise"))
+    ids = analysis.dictionary.assignments
+    dominant = analysis.dataset_patterns.dominant
+    relative = [f"{x:.6g}" for x in p.relative_error.tolist()]
+    psnr = ["inf" if np.isposinf(x) else f"{x:.6g}" for x in p.psnr_db.tolist()]
+    image_ids = [";".join(str(i) for i in row if i >= 0) for row in ids.tolist()]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["index", "label", "class_name", "rank_at_energy", "numerical_rank",
-                         "relative_error", "psnr_db"])
-        for i in range(d.n_images):
-            label = int(d.labels[i])
-            writer.writerow([int(d.index[i]), label, d.class_names[label], int(p.rank_at_energy[i]),
-                             int(p.numerical_rank[i]), _format(p.relative_error[i]), _format(p.psnr_db[i])])
+        writer.writerow(["index", "label", "class_name"] + (["noisy_label"] if noisy else [])
+                        + ["rank_at_energy", "numerical_rank", "relative_error", "psnr_db",
+                           "image_patterns", "dominant_dataset_pattern"])
+        labels = d.labels.tolist()
+        columns = [d.index.tolist(), labels, [d.class_names[c] for c in labels]]
+        if noisy:
+            columns.append(analysis.labels.tolist())
+        columns += [p.rank_at_energy.tolist(), p.numerical_rank.tolist(), relative, psnr, image_ids,
+                    dominant.tolist()]
+        writer.writerows(zip(*columns))
+
+
+def write_contingency_csv(path, table, class_names):
+    """A row per pattern: its size, entropy, most associated class, then a column per class."""
+    from .association import pattern_profiles
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["pattern", "total", "entropy_bits", "top_class", "lift"] + list(class_names))
+        for profile, row in zip(pattern_profiles(table, class_names), table):
+            writer.writerow([profile["pattern"], _format(profile["total"]), _format(profile["entropy_bits"]),
+                             profile["top_class"] or "", _format(profile["lift"])] + [_format(x) for x in row])
+
+
+def write_patterns_npz(path, analysis):
+    """Prototypes and dataset patterns, in the wavelet space and in pixels."""
+    from .transform import inverse_wavelet_transform, wavelet_layout
+
+    layout = analysis.layout
+    prototypes = analysis.dictionary.prototypes
+    gray = wavelet_layout(layout.image_shape[:2], wavelet=layout.wavelet, level=layout.level, mode=layout.mode)
+    dp = analysis.dataset_patterns
+    components = dp.components.reshape((len(dp.components),) + layout.matrix_shape + layout.image_shape[2:])
+    np.savez_compressed(
+        path,
+        prototypes_wavelet=prototypes,
+        prototypes_pixel=inverse_wavelet_transform(prototypes, gray),
+        prototype_counts=np.bincount(analysis.dictionary.assignments[analysis.dictionary.assignments >= 0],
+                                     minlength=len(prototypes)),
+        dataset_patterns_wavelet=components,
+        dataset_patterns_pixel=inverse_wavelet_transform(components, layout),
+        dataset_singular_values=dp.singular_values,
+        dataset_mean=dp.mean if dp.mean is not None else np.zeros(0),
+    )
 
 
 def write_analysis(analysis, out, *, overwrite=False):
-    """Write ``summary.json``, ``per_image.csv`` and ``arrays.npz`` into ``out``.
+    """Write every result of ``analysis`` into ``out``, all or nothing.
 
     Returns
     -------
     dict
         The summary that was written.
     """
-    import time
-
     start = time.perf_counter()
     with output_dir(out, overwrite=overwrite) as staging:
         write_per_image_csv(staging / "per_image.csv", analysis)
+        for kind, tables in analysis.tables().items():
+            write_contingency_csv(staging / f"contingency_{kind}.csv", tables["counts"],
+                                  analysis.dataset.class_names)
+            write_contingency_csv(staging / f"contingency_{kind}_energy.csv", tables["energy"],
+                                  analysis.dataset.class_names)
+        write_patterns_npz(staging / "patterns.npz", analysis)
         np.savez_compressed(
             staging / "arrays.npz",
             index=analysis.dataset.index,
@@ -97,10 +146,28 @@ def write_analysis(analysis, out, *, overwrite=False):
             singular_values=analysis.patterns.singular_values.astype(np.float32),
             rank_at_energy=analysis.patterns.rank_at_energy,
             numerical_rank=analysis.patterns.numerical_rank,
+            image_patterns=analysis.dictionary.assignments,
+            image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
+            dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
         )
         analysis.timings_s["write"] = time.perf_counter() - start
         summary = analysis.summary()
-        with open(staging / "summary.json", "w") as handle:
-            json.dump(summary, handle, indent=2)
-            handle.write("\n")
+        write_json(staging / "summary.json", summary)
     return summary
+
+
+def write_json(path, content):
+    with open(path, "w") as handle:
+        json.dump(content, handle, indent=2)
+        handle.write("\n")
+
+
+def write_noise_curve(rows, out, *, overwrite=False, context=None):
+    """``noise_curve.json`` (with ``context``) and ``noise_curve.csv``."""
+    with output_dir(out, overwrite=overwrite) as staging:
+        write_json(staging / "noise_curve.json", {**(context or {}), "rows": rows})
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        with open(staging / "noise_curve.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)

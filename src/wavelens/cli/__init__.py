@@ -12,6 +12,7 @@ from .._validation import WavelensError
 from .._version import __version__
 from .analyze import analyze_command
 from .datasets import datasets_command, wavelets_command
+from .noise_curve import noise_curve_command
 
 __all__ = ["cli", "main"]
 
@@ -22,12 +23,14 @@ def cli():
     """See what an image-classification dataset is made of, with wavelets.
 
     wavelens takes every image into the wavelet space, writes each one as a
-    sum of rank-1 patterns, and reports how many patterns the images need.
+    sum of rank-1 patterns, finds the patterns the dataset is made of, and
+    measures how they go with the classes, against randomly labeled controls.
     Run 'wavelens COMMAND --help' for each command's options.
     """
 
 
 cli.add_command(analyze_command)
+cli.add_command(noise_curve_command)
 cli.add_command(datasets_command)
 cli.add_command(wavelets_command)
 

@@ -71,3 +71,20 @@ def output_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def pattern_options(func):
+    """Options of the pattern dictionary, the dataset patterns and the random-label control."""
+    options = [
+        click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Rank-1 patterns taken from each image for the pattern dictionary."),
+        click.option("--patterns", "n_patterns", type=click.IntRange(min=2), default=100, show_default=True,
+                     help="Prototypes in the pattern dictionary, and dataset patterns kept."),
+        click.option("--center", is_flag=True,
+                     help="Center the dataset wavelet matrix (remove the mean image) before its SVD."),
+        click.option("--random-repeats", type=click.IntRange(min=1), default=5, show_default=True,
+                     help="Label permutations in the random-label control (always on)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

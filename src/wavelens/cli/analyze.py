@@ -1,4 +1,4 @@
-"""``wavelens analyze``: how many rank-1 patterns each image needs."""
+"""``wavelens analyze``: rank-1 patterns, pattern dictionary, association with classes."""
 
 import time
 
@@ -7,7 +7,49 @@ import click
 from ..analyze import analyze
 from ..datasets import load_dataset
 from ..results import check_output_dir, write_analysis
-from ._options import dataset_options, output_options, wavelet_options
+from ._options import dataset_options, output_options, pattern_options, wavelet_options
+
+
+def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, **options):
+    """Load DATASET and analyse it; shared by the commands that need the whole analysis."""
+    start = time.perf_counter()
+    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+    load_s = time.perf_counter() - start
+    params = {"dataset": dataset, "split": data.split, "limit": limit,
+              "resize": list(resize) if resize else None, "data_dir": data_dir}
+    result = analyze(data, seed=seed, n_jobs=jobs, params=params, **options)
+    result.timings_s = {"load": load_s, **result.timings_s}
+    return result
+
+
+def _p_value(stats):
+    repeats = stats["random"]["repeats"]
+    if stats["p_value"] <= 1 / (repeats + 1):
+        return (f"permutation p = {stats['p_value']:.2g}, the smallest {repeats} permutations can give; "
+                "--random-repeats 999 resolves p down to 0.001")
+    return f"permutation p = {stats['p_value']:.2g}"
+
+
+def format_association(summary):
+    """Plain lines on how patterns relate to classes."""
+    a, s = summary["association"], summary["spectrum"]
+    lines = []
+    if a["label_noise"]:
+        lines.append(f"Labels: {a['label_noise']:.0%} replaced at random (--label-noise).")
+    names = {"image_patterns": "image-pattern prototypes (counts)",
+             "dataset_patterns": "dataset patterns (energy shares)"}
+    for kind, name in names.items():
+        stats = a[kind]
+        line = (f"Association of {stats['n_patterns']} {name} with classes: NMI {stats['true']['nmi']:.3f}, "
+                f"Cramer's V {stats['true']['cramers_v']:.3f}, purity {stats['true']['purity']:.3f}")
+        if "random" in stats:
+            z = "n/a" if stats["z_score"] is None else f"{stats['z_score']:.0f}"
+            line += (f"; random labels NMI {stats['random']['nmi']:.4f} +/- {stats['random']['nmi_std']:.4f} "
+                     f"(z = {z}, {_p_value(stats)}).")
+        lines.append(line)
+    lines.append(f"Dataset matrix: numerical rank {s['numerical_rank_wavelet']} (pixels: {s['numerical_rank_pixel']}); "
+                 f"{s['n_patterns_at_energy']} dataset patterns hold {s['energy']:.0%} of its energy.")
+    return "\n".join(lines)
 
 
 def format_lowrank(summary):
@@ -31,28 +73,32 @@ def format_lowrank(summary):
 @wavelet_options
 @click.option("--energy", type=click.FloatRange(0, 1, min_open=True), default=0.99, show_default=True,
               help="Energy fraction e: r(e) is the fewest rank-1 patterns keeping it.")
+@pattern_options
+@click.option("--label-noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Replace this fraction of labels uniformly at random before relating patterns to "
+                   "classes (1 = a randomly labeled dataset).")
 @output_options
 def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, energy,
-                    out, overwrite, jobs):
-    """Write every image of DATASET as a sum of rank-1 patterns in the wavelet space.
+                    top_k, n_patterns, center, random_repeats, label_noise, out, overwrite, jobs):
+    """Find the rank-1 patterns DATASET is made of and how they go with its classes.
 
     DATASET is a built-in name (digits, fashion-mnist, mnist; see 'wavelens
     datasets') or a path to a folder of IDX files, a CIFAR python folder, an
     image folder with one sub-folder per class, or a .npz file.
 
-    Writes OUT/summary.json (rank statistics), OUT/per_image.csv (each image's
-    r(e), numerical rank, relative error and PSNR) and OUT/arrays.npz (every
-    image's singular values).
+    Every image's wavelet matrix is written as a sum of rank-1 patterns. Their
+    top-k patterns are clustered into prototypes (the pattern dictionary), the
+    dataset matrix is decomposed into dataset patterns, and both are related to
+    the classes, with a random-label control.
+
+    Writes to OUT: summary.json, per_image.csv, contingency_*.csv, patterns.npz
+    and arrays.npz (see the README).
     """
     check_output_dir(out, overwrite=overwrite)
-    start = time.perf_counter()
-    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
-    load_s = time.perf_counter() - start
-    params = {"dataset": dataset, "split": data.split, "limit": limit, "seed": seed,
-              "resize": list(resize) if resize else None, "data_dir": data_dir}
-    result = analyze(data, wavelet=wavelet, level=level, mode=mode, energy=energy, n_jobs=jobs,
-                     params=params)
-    result.timings_s = {"load": load_s, **result.timings_s}
+    result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
+                          mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
+                          random_repeats=random_repeats, label_noise=label_noise)
     summary = write_analysis(result, out, overwrite=overwrite)
     click.echo(format_lowrank(summary))
-    click.echo(f"Results in {out}/: summary.json, per_image.csv, arrays.npz.")
+    click.echo(format_association(summary))
+    click.echo(f"Results in {out}/.")

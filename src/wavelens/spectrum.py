@@ -1,0 +1,143 @@
+"""Dataset patterns: the SVD of the dataset wavelet matrix W (images x coefficients).
+
+W = sum_k s_k a_k b_k^T, so image i = sum_k s_k a_k(i) b_k: every image is a
+mix of the same dataset patterns b_k. For up to 4,096 coefficients per image
+the full spectrum comes from the Gram matrix W^T W, accumulated chunk by chunk
+in float64 (memory of one coefficients x coefficients matrix, whatever the
+number of images); for larger images only the top patterns are computed, with
+scikit-learn's randomized SVD.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds
+from ._validation import check_energy, check_positive_int
+from .lowrank import rank_at_energy
+
+__all__ = ["DatasetPatterns", "dataset_patterns", "numerical_rank_of_rows"]
+
+GRAM_LIMIT = 4096
+
+
+@dataclass
+class DatasetPatterns:
+    """The top patterns of a dataset matrix and each image's share of them.
+
+    Attributes
+    ----------
+    singular_values : ndarray
+        All singular values of W (the top ``n_patterns`` only above
+        ``GRAM_LIMIT`` coefficients), largest first.
+    components : ndarray of shape (n_patterns, n_coefficients)
+        The dataset patterns b_k (unit norm, sign made canonical: largest
+        entry positive).
+    shares : ndarray of shape (n_images, n_patterns)
+        Image i's share of pattern k, (s_k a_k(i))^2 / ||w_i||^2.
+    dominant : ndarray of shape (n_images,)
+        Each image's pattern with the largest share (-1 for a zero row).
+    numerical_rank : int or None
+        Numerical rank of W (None when only the top patterns were computed).
+    n_patterns_at_energy : int or None
+        Fewest patterns holding fraction ``energy`` of W's energy.
+    mean : ndarray of shape (n_coefficients,) or None
+        The row mean removed when centered.
+    """
+
+    singular_values: np.ndarray
+    components: np.ndarray
+    shares: np.ndarray
+    dominant: np.ndarray
+    numerical_rank: object
+    n_patterns_at_energy: object
+    mean: object
+
+
+def _rows(matrix, start, stop, mean):
+    block = np.asarray(matrix[start:stop], dtype=np.float64).reshape(stop - start, -1)
+    return block - mean if mean is not None else block
+
+
+def _gram(matrix, mean, chunk_size):
+    n_columns = int(np.prod(matrix.shape[1:]))
+    gram = np.zeros((n_columns, n_columns))
+    for start, stop in chunk_bounds(len(matrix), chunk_size):
+        block = _rows(matrix, start, stop, mean)
+        gram += block.T @ block
+    return gram
+
+
+def _spectrum_from_gram(gram):
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    return np.sqrt(np.clip(eigenvalues[::-1], 0, None)), eigenvectors[:, ::-1]
+
+
+def _tolerance(singular_values, shape):
+    # numpy.linalg.matrix_rank's tolerance with float32's eps: the data are
+    # float32, and the Gram route resolves singular values far below it.
+    return singular_values[0] * max(shape) * np.finfo(np.float32).eps if len(singular_values) else 0.0
+
+
+def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZE):
+    """Numerical rank of a matrix given as rows (e.g. the pixel matrix of a dataset)."""
+    mean = np.asarray(matrix, np.float64).reshape(len(matrix), -1).mean(axis=0) if center else None
+    s, _ = _spectrum_from_gram(_gram(matrix, mean, chunk_size))
+    shape = (len(matrix), int(np.prod(matrix.shape[1:])))
+    return int((s > _tolerance(s, shape)).sum())
+
+
+def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False, seed=0,
+                     chunk_size=DEFAULT_CHUNK_SIZE):
+    """SVD of the dataset wavelet matrix and each image's share of the top patterns.
+
+    Parameters
+    ----------
+    coefficients : ndarray of shape (n_images, ...)
+        One row per image once flattened (e.g. from :func:`wavelens.wavelet_transform`).
+    n_patterns : int, default=100
+        Number of top dataset patterns to keep.
+    energy : float, default=0.99
+        Energy fraction for ``n_patterns_at_energy``.
+    center : bool, default=False
+        Remove the mean image first (then the patterns are principal components).
+    seed : int, default=0
+        Seeds the randomized SVD used above ``GRAM_LIMIT`` coefficients.
+
+    Returns
+    -------
+    DatasetPatterns
+    """
+    n_patterns = check_positive_int(n_patterns, "n_patterns")
+    energy = check_energy(energy)
+    n_images = len(coefficients)
+    n_columns = int(np.prod(coefficients.shape[1:]))
+    mean = None
+    if center:
+        mean = np.zeros(n_columns)
+        for start, stop in chunk_bounds(n_images, chunk_size):
+            mean += _rows(coefficients, start, stop, None).sum(axis=0)
+        mean /= n_images
+    k = min(n_patterns, n_images, n_columns)
+    if n_columns <= GRAM_LIMIT:
+        s, vectors = _spectrum_from_gram(_gram(coefficients, mean, chunk_size))
+        components = vectors[:, :k].T
+        rank = int((s > _tolerance(s, (n_images, n_columns))).sum())
+        at_energy = int(rank_at_energy(s[None, :], energy)[0])
+    else:
+        from sklearn.utils.extmath import randomized_svd
+
+        matrix = _rows(coefficients, 0, n_images, mean)
+        _, s, components = randomized_svd(matrix, k, random_state=seed)
+        rank = at_energy = None
+    sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
+    components = components * np.where(sign == 0, 1, sign)[:, None]
+
+    shares = np.empty((n_images, k))
+    for start, stop in chunk_bounds(n_images, chunk_size):
+        block = _rows(coefficients, start, stop, mean)
+        norms = (block ** 2).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares[start:stop] = np.where(norms[:, None] > 0, (block @ components.T) ** 2 / norms[:, None], 0)
+    dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
+    return DatasetPatterns(s, components, shares, dominant, rank, at_energy, mean)
