@@ -64,3 +64,26 @@ def fashion_mnist_dir():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def planted_patterns(n_per_class=60, n_classes=4, size=16, noise=0.01, seed=0):
+    """Images whose wavelet matrix (db1, level 1) is one class-specific rank-1 pattern plus noise.
+
+    Returns the dataset and the planted patterns (n_classes, size, size), unit norm.
+    """
+    from wavelens import Dataset, inverse_wavelet_transform, wavelet_layout
+
+    rng = np.random.default_rng(seed)
+    left, _ = np.linalg.qr(rng.standard_normal((size, size)))
+    right, _ = np.linalg.qr(rng.standard_normal((size, size)))
+    planted = np.stack([np.outer(left[:, c], right[:, c]) for c in range(n_classes)])
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    # Distinct scales per class keep the dataset's singular values apart, so its SVD
+    # finds the planted patterns themselves rather than a rotation of them.
+    amplitude = (1.0 + labels) * rng.uniform(0.8, 1.2, size=len(labels)) * rng.choice([-1, 1], size=len(labels))
+    matrices = amplitude[:, None, None] * planted[labels] + noise * rng.standard_normal((len(labels), size, size))
+    layout = wavelet_layout((size, size), wavelet="db1", level=1, mode="periodization")
+    images = inverse_wavelet_transform(matrices, layout).astype(np.float32)
+    dataset = Dataset(images, labels, [f"class{c}" for c in range(n_classes)], name="planted", split="all",
+                      source="synthetic")
+    return dataset, planted

@@ -9,6 +9,8 @@ threads.
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+from threadpoolctl import threadpool_limits
+
 __all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs"]
 
 DEFAULT_CHUNK_SIZE = 2048
@@ -35,5 +37,7 @@ def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None)
     n_jobs = min(resolve_n_jobs(n_jobs), max(1, len(bounds)))
     if n_jobs == 1:
         return [func(start, stop) for start, stop in bounds]
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+    # One BLAS thread per worker: nested BLAS threads fight over the cores and
+    # made the batched eigen-decompositions slower on two threads than on one.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=n_jobs) as pool:
         return list(pool.map(lambda b: func(*b), bounds))

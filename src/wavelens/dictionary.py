@@ -1,15 +1,16 @@
 """The pattern dictionary: every image's top rank-1 patterns clustered into prototypes.
 
-Each image's top-k patterns u v^T (unit Frobenius norm, canonical sign) are
-vectors on the unit sphere of the wavelet-matrix space. k-means on unit
-vectors groups them by cosine similarity (||x - c||^2 = 2 - 2 x.c for unit x
-and c near the sphere), so each prototype is the mean shape of a family of
-patterns. The centroids are fitted with scikit-learn's ``KMeans`` (k-means++,
-one seeded initialization) on a seeded random sample of the patterns, which
-with 64 patterns per prototype locates them about as well as all of them do
-at a fraction of the cost; then every pattern is assigned to its nearest
-prototype, chunk by chunk. Each image becomes a bag of prototypes, weighted by
-the energy share of each pattern.
+Each image's top-k patterns u v^T (unit Frobenius norm) are vectors on the
+unit sphere of the wavelet-matrix space, each defined only up to sign: u v^T
+and (-u)(-v)^T are one pattern, and no sign rule is stable when two entries
+nearly tie. So they are clustered with *axial* k-means, which matches x or -x,
+whichever is nearer, to each centroid (for unit vectors: by |cosine|). Each
+prototype is the mean shape of a family of patterns. The centroids are fitted
+on a seeded random sample of 32 patterns per prototype (on Fashion-MNIST this
+gives nearly the class association of a sample four times larger, at a
+quarter of the cost); then every pattern is assigned to its nearest prototype,
+chunk by chunk. Each image becomes a bag of prototypes, weighted by the energy
+share of each pattern.
 """
 
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ import numpy as np
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._validation import WavelensError, check_positive_int
 
-__all__ = ["PatternDictionary", "build_pattern_dictionary", "pattern_vectors"]
+__all__ = ["PatternDictionary", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
 
-_SAMPLES_PER_PROTOTYPE = 64
+_SAMPLES_PER_PROTOTYPE = 32
 
 
 @dataclass
@@ -59,6 +60,50 @@ def pattern_vectors(u, v):
     return (u[:, :, None] * v[:, None, :]).reshape(len(u), -1).astype(np.float32, copy=False)
 
 
+def _nearest(vectors, centers):
+    """Nearest center of each vector up to sign, and the sign that brings it there.
+
+    min over s in {-1, 1} of ||s x - c||^2 = ||x||^2 + ||c||^2 - 2 |x.c|.
+    """
+    dots = vectors @ centers.T
+    nearest = (np.abs(dots) - 0.5 * (centers ** 2).sum(axis=1)).argmax(axis=1)
+    signs = np.sign(dots[np.arange(len(vectors)), nearest])
+    return nearest, np.where(signs == 0, 1, signs).astype(vectors.dtype)
+
+
+def axial_kmeans(vectors, n_clusters, *, seed=0, max_iter=100, tol=1e-6):
+    """k-means for vectors defined up to sign (x and -x are the same pattern).
+
+    Lloyd's iterations on min_s ||s x - c||^2, started from scikit-learn's
+    k-means++ seeding. An empty cluster is re-seeded with the vector farthest
+    from its center.
+
+    Returns
+    -------
+    ndarray of shape (n_clusters, n_features)
+    """
+    from sklearn.cluster import kmeans_plusplus
+
+    centers, _ = kmeans_plusplus(vectors, n_clusters, random_state=seed)
+    scale = float((vectors ** 2).sum(axis=1).mean())
+    for _ in range(max_iter):
+        nearest, signs = _nearest(vectors, centers)
+        one_hot = np.zeros((n_clusters, len(vectors)), dtype=vectors.dtype)
+        one_hot[nearest, np.arange(len(vectors))] = signs
+        counts = np.bincount(nearest, minlength=n_clusters)
+        updated = one_hot @ vectors
+        filled = counts > 0
+        updated[filled] /= counts[filled, None]
+        if not filled.all():
+            distance = ((signs[:, None] * vectors - updated[nearest]) ** 2).sum(axis=1)
+            updated[~filled] = vectors[np.argsort(-distance, kind="stable")[:(~filled).sum()]]
+        shift = float(((updated - centers) ** 2).sum())
+        centers = updated
+        if shift <= tol * scale:
+            break
+    return centers
+
+
 def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEFAULT_CHUNK_SIZE,
                              n_jobs=None):
     """Cluster every image's top rank-1 patterns into ``n_patterns`` prototypes.
@@ -76,8 +121,6 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     -------
     PatternDictionary
     """
-    from sklearn.cluster import KMeans
-
     n_patterns = check_positive_int(n_patterns, "n_patterns")
     if not patterns.top_k:
         raise WavelensError("The image patterns hold no top patterns; compute them with top_k >= 1.")
@@ -93,17 +136,16 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     sample = np.sort(rng.choice(present, size=sample_size, replace=False))
     flat_u = patterns.top_u.reshape(n_images * top_k, -1)
     flat_v = patterns.top_v.reshape(n_images * top_k, -1)
-    kmeans = KMeans(n_clusters=n_patterns, n_init=1, random_state=seed)
-    kmeans.fit(pattern_vectors(flat_u[sample], flat_v[sample]))
-    centers = kmeans.cluster_centers_.astype(np.float32)
-    half_norms = 0.5 * (centers ** 2).sum(axis=1)
+    centers = axial_kmeans(pattern_vectors(flat_u[sample], flat_v[sample]), n_patterns, seed=seed)
+    # Show each prototype with the canonical sign of the patterns: largest entry positive.
+    sign = np.sign(centers[np.arange(n_patterns), np.abs(centers).argmax(axis=1)])
+    centers = (centers * np.where(sign == 0, 1, sign)[:, None]).astype(np.float32)
 
     assignments = np.full(n_images * top_k, -1, dtype=np.int32)
 
     def assign(start, stop):
         rows = present[np.searchsorted(present, start):np.searchsorted(present, stop)]
-        scores = pattern_vectors(flat_u[rows], flat_v[rows]) @ centers.T - half_norms
-        assignments[rows] = scores.argmax(axis=1)
+        assignments[rows] = _nearest(pattern_vectors(flat_u[rows], flat_v[rows]), centers)[0]
 
     for_each_chunk(assign, n_images * top_k, chunk_size=chunk_size * top_k, n_jobs=n_jobs)
     total = patterns.total_energy

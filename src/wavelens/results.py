@@ -5,6 +5,7 @@ output folder only once complete, so an error never leaves half a result.
 """
 
 import csv
+import math
 import json
 import shutil
 import tempfile
@@ -72,7 +73,7 @@ def write_per_image_csv(path, analysis):
     ids = analysis.dictionary.assignments
     dominant = analysis.dataset_patterns.dominant
     relative = [f"{x:.6g}" for x in p.relative_error.tolist()]
-    psnr = ["inf" if np.isposinf(x) else f"{x:.6g}" for x in p.psnr_db.tolist()]
+    psnr = ["inf" if math.isinf(x) else f"{x:.6g}" for x in p.psnr_db.tolist()]
     image_ids = [";".join(str(i) for i in row if i >= 0) for row in ids.tolist()]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -109,7 +110,8 @@ def write_patterns_npz(path, analysis):
     gray = wavelet_layout(layout.image_shape[:2], wavelet=layout.wavelet, level=layout.level, mode=layout.mode)
     dp = analysis.dataset_patterns
     components = dp.components.reshape((len(dp.components),) + layout.matrix_shape + layout.image_shape[2:])
-    np.savez_compressed(
+    # Uncompressed: zlib took longer than the whole analysis of some stages.
+    np.savez(
         path,
         prototypes_wavelet=prototypes,
         prototypes_pixel=inverse_wavelet_transform(prototypes, gray),
@@ -139,7 +141,7 @@ def write_analysis(analysis, out, *, overwrite=False):
             write_contingency_csv(staging / f"contingency_{kind}_energy.csv", tables["energy"],
                                   analysis.dataset.class_names)
         write_patterns_npz(staging / "patterns.npz", analysis)
-        np.savez_compressed(
+        np.savez(
             staging / "arrays.npz",
             index=analysis.dataset.index,
             labels=analysis.dataset.labels,

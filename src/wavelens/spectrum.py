@@ -133,11 +133,14 @@ def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False,
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
 
-    shares = np.empty((n_images, k))
+    shares = np.empty((n_images, k), dtype=np.float32)
+    components32 = components.astype(np.float32)
     for start, stop in chunk_bounds(n_images, chunk_size):
-        block = _rows(coefficients, start, stop, mean)
-        norms = (block ** 2).sum(axis=1)
+        block = coefficients[start:stop].reshape(stop - start, -1).astype(np.float32, copy=False)
+        if mean is not None:
+            block = block - mean.astype(np.float32)
+        norms = np.einsum("ij,ij->i", block, block)
         with np.errstate(divide="ignore", invalid="ignore"):
-            shares[start:stop] = np.where(norms[:, None] > 0, (block @ components.T) ** 2 / norms[:, None], 0)
+            shares[start:stop] = np.where(norms[:, None] > 0, (block @ components32.T) ** 2 / norms[:, None], 0)
     dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
     return DatasetPatterns(s, components, shares, dominant, rank, at_energy, mean)

@@ -68,7 +68,7 @@ def to_unit_float32(images, what):
     if images.dtype == bool:
         return images.astype(np.float32)
     if np.issubdtype(images.dtype, np.unsignedinteger):
-        return images.astype(np.float32) / np.float32(np.iinfo(images.dtype).max)
+        return np.divide(images, np.float32(np.iinfo(images.dtype).max), dtype=np.float32)
     if np.issubdtype(images.dtype, np.signedinteger):
         images = images.astype(np.float64)
     elif not np.issubdtype(images.dtype, np.floating):

@@ -79,7 +79,7 @@ def read_idx(path):
             f"{path} is {state}: its header announces shape {shape} ({expected} bytes of data) "
             f"but it holds {found}; download it again."
         )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _candidates(folder, split, kind):
@@ -154,7 +154,9 @@ def load_idx_folder(folder, split, *, name, class_names=None):
             )
         images.append(part_images)
         labels.append(part_labels)
+    if len(images) > 1:
+        images, labels = [np.concatenate(images)], [np.concatenate(labels)]
     return make_dataset(
-        np.concatenate(images), np.concatenate(labels), class_names,
+        images[0], labels[0], class_names,
         name=name, split=split, source=str(folder),
     )

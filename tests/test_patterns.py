@@ -1,0 +1,111 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import planted_patterns, run_cli
+from wavelens import WavelensError, analyze, load_dataset, wavelet_transform
+from wavelens.analyze import noise_curve
+from wavelens.spectrum import dataset_patterns, numerical_rank_of_rows
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return planted_patterns()
+
+
+def test_dictionary_recovers_planted_patterns(planted):
+    dataset, truth = planted
+    result = analyze(dataset, top_k=1, n_patterns=4, seed=0)
+    prototypes = result.dictionary.prototypes.reshape(4, -1)
+    norms = np.linalg.norm(prototypes, axis=1)
+    # Canonical signs make every copy of a pattern agree, so the means do not cancel out.
+    assert np.all(norms > 0.99)
+    cosines = np.abs((prototypes / norms[:, None]) @ truth.reshape(4, -1).T)
+    assert sorted(cosines.argmax(axis=1).tolist()) == [0, 1, 2, 3]
+    assert np.all(cosines.max(axis=1) > 0.999)
+
+
+def test_planted_patterns_go_with_their_classes(planted):
+    dataset, _ = planted
+    association = analyze(dataset, top_k=1, n_patterns=4, random_repeats=19, seed=0).association
+    image = association["image_patterns"]
+    assert image["true"]["nmi"] > 0.99 and image["true"]["purity"] == 1.0
+    assert image["random"]["nmi"] < 0.05
+    assert image["p_value"] == pytest.approx(1 / 20)
+    data = association["dataset_patterns"]
+    assert data["true"]["nmi"] > 0.9 and data["random"]["nmi"] < 0.05
+    assert set(image["signatures"]) == {"class0", "class1", "class2", "class3"}
+
+
+def test_random_labels_dissociate(planted):
+    dataset, _ = planted
+    association = analyze(dataset, top_k=1, n_patterns=4, random_repeats=19, label_noise=1.0, seed=0).association
+    for kind in ("image_patterns", "dataset_patterns"):
+        assert association[kind]["true"]["nmi"] < 0.05
+        assert association[kind]["p_value"] > 0.05
+    assert association["label_noise"] == 1.0
+
+
+def test_noise_curve_falls(planted):
+    dataset, _ = planted
+    result = analyze(dataset, top_k=1, n_patterns=4, seed=0)
+    rows = noise_curve(result, [0.0, 0.5, 1.0], random_repeats=3, seed=0)
+    nmi = [r["nmi"] for r in rows if r["kind"] == "image_patterns"]
+    assert nmi[0] > 0.99 and nmi[0] > nmi[1] > nmi[2] and nmi[2] < 0.05
+
+
+def test_dataset_patterns_span_the_planted_patterns(planted):
+    dataset, truth = planted
+    coefficients, _ = wavelet_transform(dataset.images)
+    dp = dataset_patterns(coefficients, n_patterns=6, energy=0.99)
+    assert dp.n_patterns_at_energy == 4
+    top4 = dp.components[:4]
+    projection = top4.T @ (top4 @ truth.reshape(4, -1).T)
+    np.testing.assert_allclose(projection, truth.reshape(4, -1).T, atol=0.02)
+    assert np.all(dp.shares[np.arange(len(dp.dominant)), dp.dominant] > 0.9)
+
+
+def test_numerical_ranks_of_pixel_and_wavelet_matrices_agree_on_digits():
+    images = load_dataset("digits").images
+    coefficients, _ = wavelet_transform(images, wavelet="db2", level=1, mode="periodization")
+    dp = dataset_patterns(coefficients, n_patterns=10)
+    assert dp.numerical_rank == numerical_rank_of_rows(images) == np.linalg.matrix_rank(
+        images.reshape(len(images), -1).astype(np.float64),
+        tol=np.linalg.svd(images.reshape(len(images), -1).astype(np.float64), compute_uv=False)[0]
+        * len(images) * np.finfo(np.float32).eps)
+
+
+def test_centered_dataset_patterns_are_principal_components(planted):
+    dataset, _ = planted
+    coefficients, _ = wavelet_transform(dataset.images)
+    dp = dataset_patterns(coefficients, n_patterns=3, center=True)
+    flat = coefficients.reshape(len(coefficients), -1).astype(np.float64)
+    _, s, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(dp.singular_values[:3], s[:3], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(dp.components @ vt[:3].T), np.eye(3), atol=1e-6)
+
+
+def test_single_class_is_refused(planted):
+    dataset, _ = planted
+    dataset.labels = np.zeros_like(dataset.labels)
+    with pytest.raises(WavelensError, match="single class .*needs at least two"):
+        analyze(dataset)
+
+
+def test_fewer_images_than_patterns_is_refused():
+    with pytest.raises(WavelensError, match="1797 images are fewer than the 2000 patterns"):
+        analyze(load_dataset("digits"), n_patterns=2000)
+
+
+def test_digits_true_association_far_above_random(tmp_path):
+    out = tmp_path / "digits"
+    result = run_cli("analyze", "digits", "--out", out)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    image = summary["association"]["image_patterns"]
+    assert image["true"]["nmi"] > 10 * image["random"]["nmi"]
+    assert image["n_patterns"] == 100 and image["top_k"] == 3
+    spectrum = summary["spectrum"]
+    assert spectrum["numerical_rank_wavelet"] == spectrum["numerical_rank_pixel"] <= 64
+    assert 1 <= spectrum["n_patterns_at_energy"] <= spectrum["numerical_rank_wavelet"]
