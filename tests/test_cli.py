@@ -34,13 +34,15 @@ def test_analyze_digits_end_to_end(tmp_path):
     lowrank = summary["lowrank"]
     assert lowrank["max_possible_rank"] == 8
     assert 1 <= lowrank["rank_median"] <= lowrank["rank_p95"] <= lowrank["rank_max"] <= 8
-    assert set(summary["timings_s"]) >= {"load", "transform_and_decompose", "write"}
+    assert set(summary["timings_s"]) >= {"load", "transform", "decompose", "dictionary", "dataset_patterns",
+                                         "association", "write"}
 
     with open(out / "per_image.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1797
     assert list(rows[0]) == ["index", "label", "class_name", "rank_at_energy", "numerical_rank",
-                             "relative_error", "psnr_db"]
+                             "relative_error", "psnr_db", "image_patterns", "dominant_dataset_pattern"]
+    assert all(len(r["image_patterns"].split(";")) == min(3, int(r["numerical_rank"])) for r in rows)
     ranks = np.array([int(r["rank_at_energy"]) for r in rows])
     assert np.median(ranks) == lowrank["rank_median"]
     arrays = np.load(out / "arrays.npz")
@@ -68,7 +70,7 @@ def test_analyze_colour_image_folder_with_options(tmp_path, rng):
         Image.fromarray(rng.integers(0, 256, (10 + i % 3, 12, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     out = tmp_path / "out"
     result = run_cli("analyze", tmp_path / "data", "--resize", "16x16", "--wavelet", "sym2", "--level", "2",
-                     "--mode", "symmetric", "--out", out)
+                     "--mode", "symmetric", "--patterns", "2", "--top-k", "1", "--out", out)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dataset"]["image_shape"] == [16, 16, 3]
@@ -155,17 +157,20 @@ def test_out_not_empty_is_refused_unless_overwrite(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("precious")
-    result = run_cli("analyze", "digits", "--limit", "50", "--out", out)
+    result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out)
     _assert_one_line_error(result, "exists and is not empty")
     assert (out / "keep.txt").read_text() == "precious"
-    result = run_cli("analyze", "digits", "--limit", "50", "--out", out, "--overwrite")
+    result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out, "--overwrite")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["arrays.npz", "per_image.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "arrays.npz", "contingency_dataset_patterns.csv", "contingency_dataset_patterns_energy.csv",
+        "contingency_image_patterns.csv", "contingency_image_patterns_energy.csv", "patterns.npz",
+        "per_image.csv", "summary.json"]
 
 
 def test_failed_overwrite_keeps_old_results(tmp_path):
     out = tmp_path / "out"
-    assert run_cli("analyze", "digits", "--limit", "50", "--out", out).returncode == 0
+    assert run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out).returncode == 0
     before = (out / "summary.json").read_text()
     result = run_cli("analyze", "digits", "--level", "9", "--out", out, "--overwrite")
     _assert_one_line_error(result, "too high")
@@ -184,7 +189,7 @@ def test_missing_builtin_files(tmp_path):
 
 def test_out_parents_are_created(tmp_path):
     out = tmp_path / "results" / "deeper" / "digits"
-    result = run_cli("analyze", "digits", "--limit", "50", "--out", out)
+    result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out)
     assert result.returncode == 0, result.stderr
     assert (out / "summary.json").is_file()
     assert [p.name for p in out.parent.iterdir()] == ["digits"]
@@ -192,5 +197,5 @@ def test_out_parents_are_created(tmp_path):
 
 def test_out_under_a_file_is_an_error(tmp_path):
     (tmp_path / "f").write_text("x")
-    result = run_cli("analyze", "digits", "--limit", "50", "--out", tmp_path / "f" / "out")
+    result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", tmp_path / "f" / "out")
     _assert_one_line_error(result, "is a file, so no folder can be made under it")

@@ -109,3 +109,71 @@ def test_digits_true_association_far_above_random(tmp_path):
     spectrum = summary["spectrum"]
     assert spectrum["numerical_rank_wavelet"] == spectrum["numerical_rank_pixel"] <= 64
     assert 1 <= spectrum["n_patterns_at_energy"] <= spectrum["numerical_rank_wavelet"]
+
+
+def test_outputs_of_analyze_agree_with_each_other(tmp_path):
+    import csv
+
+    from wavelens import inverse_wavelet_transform, wavelet_layout
+
+    out = tmp_path / "d"
+    assert run_cli("analyze", "digits", "--patterns", "20", "--wavelet", "db2", "--out", out).returncode == 0
+    summary = json.loads((out / "summary.json").read_text())
+    patterns = np.load(out / "patterns.npz")
+    assert patterns["prototypes_wavelet"].shape == (20, 8, 8)
+    layout = wavelet_layout((8, 8), wavelet="db2", level=1, mode="periodization")
+    np.testing.assert_allclose(patterns["prototypes_pixel"],
+                               inverse_wavelet_transform(patterns["prototypes_wavelet"], layout), atol=1e-6)
+    with open(out / "contingency_image_patterns.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 20 and list(rows[0])[5:] == [str(i) for i in range(10)]
+    counts = np.array([[float(r[str(c)]) for c in range(10)] for r in rows])
+    np.testing.assert_array_equal(counts.sum(axis=1), patterns["prototype_counts"])
+    with open(out / "per_image.csv") as handle:
+        per_image = list(csv.DictReader(handle))
+    ids = [int(i) for r in per_image for i in r["image_patterns"].split(";")]
+    assert np.bincount(ids, minlength=20).tolist() == patterns["prototype_counts"].tolist()
+    from wavelens.association import association_statistics
+    assert association_statistics(counts)["nmi"] == pytest.approx(summary["association"]["image_patterns"]["true"]["nmi"])
+
+
+def test_label_noise_one_removes_the_association_on_digits(tmp_path):
+    out = tmp_path / "noisy"
+    result = run_cli("analyze", "digits", "--label-noise", "1", "--random-repeats", "19", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "100% replaced at random" in result.stdout
+    association = json.loads((out / "summary.json").read_text())["association"]
+    image = association["image_patterns"]
+    # With random labels the "true" NMI is one more draw from the null distribution.
+    assert image["true"]["nmi"] < image["random"]["nmi"] + 4 * image["random"]["nmi_std"]
+    assert image["p_value"] > 0.05
+
+
+def test_noise_curve_command_on_digits(tmp_path):
+    out = tmp_path / "curve"
+    result = run_cli("noise-curve", "digits", "--fractions", "0,0.5,1", "--random-repeats", "3", "--out", out)
+    assert result.returncode == 0, result.stderr
+    curve = json.loads((out / "noise_curve.json").read_text())
+    assert curve["dataset"]["name"] == "digits"
+    image = [r for r in curve["rows"] if r["kind"] == "image_patterns"]
+    assert [r["fraction"] for r in image] == [0.0, 0.5, 1.0]
+    assert image[0]["nmi"] > image[1]["nmi"] > image[2]["nmi"]
+    assert image[2]["nmi"] < 2 * image[2]["random_nmi"]
+    lines = (out / "noise_curve.csv").read_text().splitlines()
+    assert lines[0].startswith("fraction,kind,nmi,mi_bits,cramers_v,purity,random_nmi") and len(lines) == 7
+
+
+@pytest.mark.parametrize("fractions", ["0,2", "a,b", ""])
+def test_noise_curve_bad_fractions(tmp_path, fractions):
+    result = run_cli("noise-curve", "digits", "--fractions", fractions, "--out", tmp_path / "o")
+    assert result.returncode == 2 and "wavelens: error:" in result.stderr and "--fractions" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_single_class_and_too_many_patterns_through_the_cli(tmp_path):
+    np.savez(tmp_path / "one.npz", images=np.random.default_rng(0).random((30, 8, 8)), labels=np.zeros(30, int))
+    result = run_cli("analyze", tmp_path / "one.npz", "--patterns", "5", "--out", tmp_path / "a")
+    assert result.returncode == 2 and "single class" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("analyze", "digits", "--limit", "40", "--out", tmp_path / "b")
+    assert result.returncode == 2 and "40 images are fewer than the 100 patterns" in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

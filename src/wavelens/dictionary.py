@@ -71,20 +71,47 @@ def _nearest(vectors, centers):
     return nearest, np.where(signs == 0, 1, signs).astype(vectors.dtype)
 
 
+def _axial_kmeans_plusplus(vectors, n_clusters, rng):
+    """Greedy k-means++ seeding under the axial distance min(||x - c||, ||x + c||)^2.
+
+    As scikit-learn's ``kmeans_plusplus`` (2 + log k candidates per center,
+    keeping the one that lowers the potential most), with the sign-invariant
+    distance the clustering uses.
+    """
+    squared = (vectors ** 2).sum(axis=1)
+
+    def distances(indices):
+        d = squared[:, None] + squared[indices] - 2 * np.abs(vectors @ vectors[indices].T)
+        return np.maximum(d, 0)
+
+    chosen = [int(rng.integers(len(vectors)))]
+    closest = distances(chosen)[:, 0]
+    n_trials = 2 + int(np.log(n_clusters))
+    for _ in range(1, n_clusters):
+        total = closest.sum()
+        if total <= 0:  # fewer distinct patterns than clusters: any choice will do
+            candidates = rng.choice(len(vectors), size=n_trials)
+        else:
+            candidates = rng.choice(len(vectors), size=n_trials, p=closest / total)
+        trial = np.minimum(closest[:, None], distances(candidates))
+        best = int(trial.sum(axis=0).argmin())
+        chosen.append(int(candidates[best]))
+        closest = trial[:, best]
+    return vectors[chosen].copy()
+
+
 def axial_kmeans(vectors, n_clusters, *, seed=0, max_iter=100, tol=1e-6):
     """k-means for vectors defined up to sign (x and -x are the same pattern).
 
-    Lloyd's iterations on min_s ||s x - c||^2, started from scikit-learn's
-    k-means++ seeding. An empty cluster is re-seeded with the vector farthest
+    Lloyd's iterations on min_s ||s x - c||^2, from a k-means++ seeding under
+    the same distance. An empty cluster is re-seeded with the vector farthest
     from its center.
 
     Returns
     -------
     ndarray of shape (n_clusters, n_features)
     """
-    from sklearn.cluster import kmeans_plusplus
-
-    centers, _ = kmeans_plusplus(vectors, n_clusters, random_state=seed)
+    centers = _axial_kmeans_plusplus(vectors, n_clusters, np.random.default_rng(seed))
     scale = float((vectors ** 2).sum(axis=1).mean())
     for _ in range(max_iter):
         nearest, signs = _nearest(vectors, centers)

@@ -52,7 +52,7 @@ class ImagePatterns:
         The energy fraction ``e``.
     top_energy : ndarray of shape (n_images, top_k), optional
         Energy s^2 of each image's top patterns over all channels (0 where an
-        image has fewer patterns).
+        image has fewer patterns than top_k above its numerical-rank tolerance).
     top_u, top_v : ndarray of shape (n_images, top_k, rows) and (n_images, top_k, cols), optional
         Unit singular vectors of those patterns, u v^T, with a canonical sign.
     top_channel : ndarray of shape (n_images, top_k), optional
@@ -250,7 +250,9 @@ def _decompose_chunk(coefficients, images, layout, energy, dtype, top_k):
         relative, psnr_db = _errors_from_energies(s, r, layout)
     else:
         relative, psnr_db = _errors_by_rebuild(a, r, images, layout)
-    top = _canonical_top_patterns(s, u, v, top_k) if top_k else (None,) * 4
+    # Patterns below the numerical-rank tolerance are rounding noise, not patterns.
+    significant = np.where(s > s[..., :1] * max(layout.matrix_shape) * np.finfo(dtype).eps, s, 0.0)
+    top = _canonical_top_patterns(significant, u, v, top_k) if top_k else (None,) * 4
     return (s, r, rank, relative, psnr_db) + top
 
 
