@@ -1,0 +1,50 @@
+"""Benchmark: `wavelens analyze fashion-mnist --split train` end to end vs the hand-written baseline.
+
+Both run as fresh processes (interpreter start and imports included), one
+after the other, several times, in one session; the script prints each run,
+the medians and their ratio.
+
+    python benchmarks/bench_analyze.py [--repeats 3]
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(command):
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, command))}\n{result.stderr}")
+    return elapsed, result.stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    baseline, ours = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeats):
+            seconds, output = run([sys.executable, HERE / "baseline_analyze.py"])
+            baseline.append(seconds)
+            print(f"baseline run {i + 1}: {seconds:6.2f} s  ({output.strip()})")
+            seconds, output = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split", "train",
+                                   "--out", Path(tmp) / f"run{i}"])
+            ours.append(seconds)
+            nmi_line = next(line for line in output.splitlines() if line.startswith("Association of 100 image"))
+            print(f"wavelens run {i + 1}: {seconds:6.2f} s  ({nmi_line[:110]}...)")
+    b, o = statistics.median(baseline), statistics.median(ours)
+    print(f"median: baseline {b:.2f} s, wavelens analyze {o:.2f} s, speed-up {b / o:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
