@@ -173,3 +173,38 @@ def write_noise_curve(rows, out, *, overwrite=False, context=None):
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)
+
+
+def write_communities(analysis, out, *, overwrite=False):
+    """``summary.json`` and ``communities.csv`` (image index, label, class, community)."""
+    start = time.perf_counter()
+    d = analysis.dataset
+    with output_dir(out, overwrite=overwrite) as staging:
+        with open(staging / "communities.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "label", "class_name", "community"])
+            labels = d.labels.tolist()
+            writer.writerows(zip(d.index.tolist(), labels, [d.class_names[c] for c in labels],
+                                 analysis.assignment.tolist()))
+        analysis.timings_s["write"] = time.perf_counter() - start
+        summary = analysis.summary()
+        write_json(staging / "summary.json", summary)
+    return summary
+
+
+def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summary=None):
+    """``duplicates.csv`` (a row per pair) and ``summary.json``."""
+    labels_a = dataset_a.labels[pairs.index_a]
+    labels_b = dataset_b.labels[pairs.index_b]
+    with output_dir(out, overwrite=overwrite) as staging:
+        with open(staging / "duplicates.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index_a", "index_b", "similarity", "label_a", "label_b", "class_a", "class_b",
+                             "labels_disagree", "exact"])
+            writer.writerows(zip(
+                dataset_a.index[pairs.index_a].tolist(), dataset_b.index[pairs.index_b].tolist(),
+                [f"{s:.6f}" for s in pairs.similarity.tolist()], labels_a.tolist(), labels_b.tolist(),
+                [dataset_a.class_names[c] for c in labels_a.tolist()],
+                [dataset_b.class_names[c] for c in labels_b.tolist()],
+                (labels_a != labels_b).tolist(), pairs.exact.tolist()))
+        write_json(staging / "summary.json", summary or {})

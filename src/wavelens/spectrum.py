@@ -16,7 +16,7 @@ from ._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds
 from ._validation import check_energy, check_positive_int
 from .lowrank import rank_at_energy
 
-__all__ = ["DatasetPatterns", "dataset_patterns", "numerical_rank_of_rows"]
+__all__ = ["DatasetPatterns", "dataset_patterns", "gram_matrix", "numerical_rank_of_rows"]
 
 GRAM_LIMIT = 4096
 
@@ -59,11 +59,12 @@ def _rows(matrix, start, stop, mean):
     return block - mean if mean is not None else block
 
 
-def _gram(matrix, mean, chunk_size):
-    n_columns = int(np.prod(matrix.shape[1:]))
+def gram_matrix(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
+    """W^T W of a matrix given as rows (less ``mean``), accumulated in float64 chunk by chunk."""
+    n_columns = int(np.prod(rows.shape[1:]))
     gram = np.zeros((n_columns, n_columns))
-    for start, stop in chunk_bounds(len(matrix), chunk_size):
-        block = _rows(matrix, start, stop, mean)
+    for start, stop in chunk_bounds(len(rows), chunk_size):
+        block = _rows(rows, start, stop, mean)
         gram += block.T @ block
     return gram
 
@@ -82,7 +83,7 @@ def _tolerance(singular_values, shape):
 def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZE):
     """Numerical rank of a matrix given as rows (e.g. the pixel matrix of a dataset)."""
     mean = np.asarray(matrix, np.float64).reshape(len(matrix), -1).mean(axis=0) if center else None
-    s, _ = _spectrum_from_gram(_gram(matrix, mean, chunk_size))
+    s, _ = _spectrum_from_gram(gram_matrix(matrix, mean=mean, chunk_size=chunk_size))
     shape = (len(matrix), int(np.prod(matrix.shape[1:])))
     return int((s > _tolerance(s, shape)).sum())
 
@@ -120,7 +121,7 @@ def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False,
         mean /= n_images
     k = min(n_patterns, n_images, n_columns)
     if n_columns <= GRAM_LIMIT:
-        s, vectors = _spectrum_from_gram(_gram(coefficients, mean, chunk_size))
+        s, vectors = _spectrum_from_gram(gram_matrix(coefficients, mean=mean, chunk_size=chunk_size))
         components = vectors[:, :k].T
         rank = int((s > _tolerance(s, (n_images, n_columns))).sum())
         at_energy = int(rank_at_energy(s[None, :], energy)[0])

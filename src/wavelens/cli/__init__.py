@@ -13,6 +13,8 @@ from .._version import __version__
 from .analyze import analyze_command
 from .datasets import datasets_command, wavelets_command
 from .noise_curve import noise_curve_command
+from .communities import communities_command
+from .duplicates import duplicates_command
 
 __all__ = ["cli", "main"]
 
@@ -31,6 +33,8 @@ def cli():
 
 cli.add_command(analyze_command)
 cli.add_command(noise_curve_command)
+cli.add_command(communities_command)
+cli.add_command(duplicates_command)
 cli.add_command(datasets_command)
 cli.add_command(wavelets_command)
 

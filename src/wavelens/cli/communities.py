@@ -1,0 +1,81 @@
+"""``wavelens communities``: communities of similar images and their class make-up."""
+
+import time
+
+import click
+
+from ..datasets import load_dataset
+from ..results import check_output_dir, write_communities
+from ..spectral_analysis import find_communities
+from ._options import dataset_options, output_options, wavelet_options
+
+
+def format_communities(summary, *, limit=40):
+    c, d = summary["communities"], summary["dataset"]
+    f = c["features"]
+    lines = [
+        f"{d['name']} ({d['split']}): {d['n_images']} images, {d['n_classes']} classes.",
+        f"Numerical rank: pixels {c['numerical_rank']['pixel']}, wavelet {c['numerical_rank']['wavelet']}. "
+        f"Features: {f['n_features']} of {f['n_total']} coefficients ({f['method']}, condition number "
+        f"{'n/a' if f['condition_number'] is None else format(f['condition_number'], '.3g')}).",
+    ]
+    for group in c["groups"]:
+        head = "" if group["name"] == "all" else f"[{group['name']}] "
+        gaps = ", ".join(f"{v:.4f}" for v in group["eigenvalues"][:min(12, len(group["eigenvalues"]))])
+        lines.append(f"{head}Smallest Laplacian eigenvalues: {gaps} ...; eigengap -> {group['eigengap_k']}; "
+                     f"{group['n_communities']} communities, {len(group['mixed'])} mixed.")
+        for community in group["communities"][:limit]:
+            make_up = ", ".join(f"{name} {n}" for name, n in
+                                sorted(community["classes"].items(), key=lambda item: -item[1])[:4])
+            flag = "  MIXED" if community["mixed"] else ""
+            lines.append(f"  {head}community {community['community']:3d}: {community['size']:6d} images, "
+                         f"purity {community['purity']:.2f} ({make_up}){flag}")
+    return "\n".join(lines)
+
+
+@click.command("communities")
+@dataset_options
+@wavelet_options
+@click.option("--features", type=click.Choice(["qr", "laplacian", "all"]), default="qr", show_default=True,
+              help="Feature selection on the wavelet matrix: pivoted QR, Laplacian score, or all coefficients.")
+@click.option("--n-features", type=click.IntRange(min=1), default=None,
+              help="Keep this many features. Default: as many as --condition allows.")
+@click.option("--condition", type=click.FloatRange(min=1), default=1e5, show_default=True,
+              help="Keep features while the condition number of the kept ones stays below this.")
+@click.option("--neighbors", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Neighbours of each image in the similarity graph.")
+@click.option("--max-communities", type=click.IntRange(min=2), default=30, show_default=True,
+              help="Largest number of communities the eigengap may choose.")
+@click.option("--communities", "n_communities", type=click.IntRange(min=2), default=None,
+              help="Use this many communities instead of the eigengap estimate.")
+@click.option("--per-class", is_flag=True, help="Find communities within each class instead of over all images.")
+@click.option("--mixed-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="A community is mixed when no class holds more than this share of it.")
+@output_options
+def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, features, n_features,
+                        condition, neighbors, max_communities, n_communities, per_class, mixed_threshold, out,
+                        overwrite, jobs):
+    """Find communities of similar images in DATASET and what each is made of.
+
+    Images are compared by cosine distance on selected wavelet coefficients in
+    a sparse k-nearest-neighbour graph; the eigengap of its normalized
+    Laplacian estimates the number of communities, and spectral clustering
+    finds them. Each community is listed with its class make-up; mixed ones
+    (no class above --mixed-threshold) show where classes overlap.
+
+    Writes OUT/summary.json and OUT/communities.csv (image index, label, community).
+    """
+    check_output_dir(out, overwrite=overwrite)
+    start = time.perf_counter()
+    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+    load_s = time.perf_counter() - start
+    params = {"dataset": dataset, "split": data.split, "limit": limit,
+              "resize": list(resize) if resize else None, "data_dir": data_dir}
+    result = find_communities(data, wavelet=wavelet, level=level, mode=mode, features=features,
+                              n_features=n_features, condition=condition, n_neighbors=neighbors,
+                              n_communities=n_communities, max_communities=max_communities, per_class=per_class,
+                              mixed_threshold=mixed_threshold, seed=seed, n_jobs=jobs, params=params)
+    result.timings_s = {"load": load_s, **result.timings_s}
+    summary = write_communities(result, out, overwrite=overwrite)
+    click.echo(format_communities(summary))
+    click.echo(f"Results in {out}/: summary.json, communities.csv.")

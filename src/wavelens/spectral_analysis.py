@@ -1,0 +1,165 @@
+"""The ``communities`` pipeline: wavelet features -> selection -> kNN graph -> communities.
+
+Pure computation: it returns a :class:`CommunityAnalysis`; files and printing
+live in :mod:`wavelens.results` and the CLI.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import WavelensError, check_positive_int
+from ._version import __version__
+from .communities import describe_communities, spectral_communities
+from .features import select_features
+from .graph import knn_graph
+from .spectrum import numerical_rank_of_rows
+from .transform import wavelet_transform
+
+__all__ = ["CommunityAnalysis", "find_communities"]
+
+LAPLACIAN_SAMPLE = 10_000
+
+
+@dataclass
+class CommunityAnalysis:
+    """Communities of a dataset, over all images or within each class.
+
+    Attributes
+    ----------
+    groups : list of dict
+        One per graph clustered (the whole dataset, or each class): ``name``,
+        ``n_images``, ``eigenvalues``, ``eigengap_k``, ``n_communities``,
+        ``sigma``, ``communities`` (described), ``mixed`` (their ids).
+    assignment : ndarray of shape (n_images,)
+        Each image's community, numbered across groups.
+    """
+
+    dataset: object
+    params: dict
+    features: dict
+    numerical_rank: dict
+    groups: list
+    assignment: np.ndarray
+    timings_s: dict = field(default_factory=dict)
+
+    def summary(self):
+        d = self.dataset
+        whole = self.groups[0] if len(self.groups) == 1 else None
+        return {
+            "wavelens_version": __version__,
+            "dataset": {"name": d.name, "split": d.split, "source": d.source, "n_images": d.n_images,
+                        "image_shape": list(d.image_shape), "n_classes": d.n_classes,
+                        "class_names": list(d.class_names)},
+            "params": dict(self.params),
+            "communities": {
+                "eigenvalues": whole["eigenvalues"] if whole else None,
+                "eigengap_k": whole["eigengap_k"] if whole else None,
+                "n_communities": int(self.assignment.max()) + 1,
+                "mixed": [m for g in self.groups for m in g["mixed"]],
+                "numerical_rank": self.numerical_rank,
+                "features": self.features,
+                "groups": self.groups,
+            },
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+        }
+
+
+def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_communities, max_communities,
+                   mixed_threshold, seed, n_jobs, offset):
+    graph, sigma = knn_graph(rows, n_neighbors=n_neighbors, n_jobs=n_jobs)
+    found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities, seed=seed)
+    described = describe_communities(found, labels, class_names, mixed_threshold=mixed_threshold, index=index)
+    for community in described:
+        community["community"] += offset
+    return {
+        "name": name,
+        "n_images": int(len(rows)),
+        "sigma": sigma,
+        "eigenvalues": [float(v) for v in found.eigenvalues],
+        "eigengap_k": found.eigengap_k,
+        "n_communities": found.n_communities,
+        "mixed": [c["community"] for c in described if c["mixed"]],
+        "communities": described,
+    }, found.labels + offset
+
+
+def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", features="qr",
+                     n_features=None, condition=1e5, n_neighbors=10, n_communities=None, max_communities=30,
+                     per_class=False, mixed_threshold=0.5, seed=0, n_jobs=None, params=None):
+    """Communities of similar images in the wavelet space.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    wavelet, level, mode : see :func:`wavelens.wavelet_transform`
+    features : {'qr', 'laplacian', 'all'}, default='qr'
+        Feature selection (see :mod:`wavelens.features`).
+    n_features : int, default=None
+        Features to keep; None keeps them up to condition number ``condition``.
+    condition : float, default=1e5
+    n_neighbors : int, default=10
+        Neighbours of each image in the similarity graph.
+    n_communities : int, default=None
+        Fixed number of communities (per group); None uses the eigengap.
+    max_communities : int, default=30
+    per_class : bool, default=False
+        Find communities within each class instead of over all images.
+    mixed_threshold : float, default=0.5
+        A community is mixed when no class holds more than this share.
+    seed : int, default=0
+    n_jobs : int, default=None
+
+    Returns
+    -------
+    CommunityAnalysis
+    """
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
+    if n_communities is not None:
+        n_communities = check_positive_int(n_communities, "n_communities", minimum=2)
+    if not 0 < mixed_threshold <= 1:
+        raise WavelensError(f"The 'mixed_threshold' parameter must be in (0, 1]; got {mixed_threshold}.")
+    timings = {}
+    clock = time.perf_counter()
+    coefficients, _ = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode, n_jobs=n_jobs)
+    rows = coefficients.reshape(len(coefficients), -1)
+    timings["transform"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    ranks = {"pixel": numerical_rank_of_rows(dataset.images), "wavelet": numerical_rank_of_rows(rows)}
+    graph = None
+    if features == "laplacian":
+        sample = np.arange(len(rows))
+        if len(rows) > LAPLACIAN_SAMPLE:
+            sample = np.sort(np.random.default_rng(seed).choice(len(rows), LAPLACIAN_SAMPLE, replace=False))
+        graph, _ = knn_graph(rows[sample], n_neighbors=min(n_neighbors, len(sample) - 1), n_jobs=n_jobs)
+        selection = select_features(rows[sample], method=features, n_features=n_features, condition=condition,
+                                    graph=graph)
+    else:
+        selection = select_features(rows, method=features, n_features=n_features, condition=condition)
+    selected = np.ascontiguousarray(rows[:, selection.indices])
+    timings["features"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    if per_class:
+        parts = [(name, np.flatnonzero(dataset.labels == c)) for c, name in enumerate(dataset.class_names)]
+        parts = [(name, members) for name, members in parts if len(members)]
+    else:
+        parts = [("all", np.arange(dataset.n_images))]
+    groups, assignment, offset = [], np.empty(dataset.n_images, dtype=np.int64), 0
+    for name, members in parts:
+        group, found = _cluster_group(
+            name, selected[members], dataset.labels[members], dataset.index[members], dataset.class_names,
+            n_neighbors=n_neighbors, n_communities=n_communities, max_communities=max_communities,
+            mixed_threshold=mixed_threshold, seed=seed, n_jobs=n_jobs, offset=offset)
+        groups.append(group)
+        assignment[members] = found
+        offset += group["n_communities"]
+    timings["communities"] = time.perf_counter() - clock
+    recorded = {"wavelet": wavelet, "level": level, "mode": mode, "features": features, "n_features": n_features,
+                "condition": condition, "neighbors": n_neighbors, "communities": n_communities,
+                "max_communities": max_communities, "per_class": per_class, "mixed_threshold": mixed_threshold,
+                "seed": seed}
+    recorded.update(params or {})
+    return CommunityAnalysis(dataset, recorded, selection.summary(rows.shape[1]), ranks, groups, assignment,
+                             timings)
