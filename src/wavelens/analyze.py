@@ -187,8 +187,9 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
         timings[stage] = now - clock
         clock = now
 
+    # float64 coefficients: the dataset matrix's numerical rank is taken at float64 precision.
     coefficients, layout = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,
-                                             n_jobs=n_jobs)
+                                             dtype=np.float64, n_jobs=n_jobs)
     lap("transform")
     patterns = image_patterns(coefficients, layout, dataset.images, energy=energy, top_k=top_k, n_jobs=n_jobs)
     lap("decompose")

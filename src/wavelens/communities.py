@@ -48,8 +48,27 @@ class Communities:
         return int(self.labels.max()) + 1
 
 
+_DENSE_LIMIT = 2000
+
+
+def _component_spectrum(normalized, k, rng):
+    """Largest k eigenpairs of one connected component's normalized adjacency."""
+    n = normalized.shape[0]
+    if n <= _DENSE_LIMIT or k >= n - 1:
+        values, vectors = np.linalg.eigh(normalized.toarray())
+        return values[::-1][:k], vectors[:, ::-1][:, :k]
+    start = rng.uniform(0.5, 1.5, size=n)
+    values, vectors = eigsh(normalized, k=k, which="LA", v0=start, tol=1e-8)
+    order = np.argsort(-values, kind="stable")
+    return values[order], vectors[:, order]
+
+
 def laplacian_spectrum(graph, n_eigenvalues, *, seed=0):
     """Smallest eigenvalues of the normalized Laplacian and their random-walk eigenvectors.
+
+    Each connected component is solved on its own (its eigenvalues are the
+    graph's, and a component of its own is a community): Lanczos finds one copy
+    of a repeated eigenvalue, and every component adds an eigenvalue 0.
 
     Returns
     -------
@@ -58,17 +77,31 @@ def laplacian_spectrum(graph, n_eigenvalues, *, seed=0):
     vectors : ndarray of shape (n_images, n_eigenvalues)
         Eigenvectors of the random-walk Laplacian D^-1 L, in the same order.
     """
+    from scipy.sparse.csgraph import connected_components
+
     n = graph.shape[0]
     degree = np.asarray(graph.sum(axis=1)).ravel()
     inv_sqrt = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
     scaling = sp.diags(inv_sqrt)
     normalized = (scaling @ graph @ scaling).tocsr()
     k = min(n_eigenvalues, n - 1)
-    start = np.random.default_rng(seed).uniform(0.5, 1.5, size=n)
-    values, vectors = eigsh(normalized, k=k, which="LA", v0=start, tol=1e-8)
-    order = np.argsort(-values, kind="stable")
-    eigenvalues = np.clip(1.0 - values[order], 0.0, 2.0)
-    return eigenvalues, vectors[:, order] * inv_sqrt[:, None]
+    n_components, component = connected_components(graph, directed=False)
+    rng = np.random.default_rng(seed)
+    values, columns = [], []
+    for c in range(n_components):
+        members = np.flatnonzero(component == c)
+        part_values, part_vectors = _component_spectrum(normalized[members][:, members],
+                                                        min(k, len(members)), rng)
+        for value, vector in zip(part_values, part_vectors.T):
+            values.append(value)
+            columns.append((members, vector))
+    order = np.argsort(-np.asarray(values), kind="stable")[:k]
+    vectors = np.zeros((n, len(order)))
+    for j, i in enumerate(order):
+        members, vector = columns[i]
+        vectors[members, j] = vector
+    eigenvalues = np.clip(1.0 - np.asarray(values)[order], 0.0, 2.0)
+    return eigenvalues, vectors * inv_sqrt[:, None]
 
 
 def eigengap(eigenvalues, max_communities):

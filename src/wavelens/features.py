@@ -15,7 +15,7 @@ Two criteria, as the authors use:
 
 Either way, features are kept in rank order up to ``n_features``, or until the
 condition number of the kept columns would pass ``condition`` (about 1e5 in
-the authors' work). The condition number of nested column sets never
+the authors' work), and then at most ``max_features`` of them. The condition number of nested column sets never
 decreases, so the cut is found by bisection.
 """
 
@@ -111,7 +111,7 @@ def _pivoted_cholesky_order(gram):
     return pivots[:max(rank, 1)] - 1
 
 
-def select_features(rows, *, method="qr", n_features=None, condition=1e5, graph=None,
+def select_features(rows, *, method="qr", n_features=None, condition=1e5, max_features=None, graph=None,
                     chunk_size=DEFAULT_CHUNK_SIZE):
     """Choose wavelet coefficients to keep.
 
@@ -124,6 +124,8 @@ def select_features(rows, *, method="qr", n_features=None, condition=1e5, graph=
         Keep this many (best first). When None, keep features while their
         condition number stays at most ``condition``.
     condition : float, default=1e5
+    max_features : int, default=None
+        With ``condition``: keep at most this many.
     graph : scipy.sparse matrix, default=None
         Similarity graph, needed by ``laplacian``.
 
@@ -158,5 +160,7 @@ def select_features(rows, *, method="qr", n_features=None, condition=1e5, graph=
         keep = n_total
     else:
         keep = _cut_at_condition(gram, order, condition)
+    if n_features is None and max_features is not None:
+        keep = min(keep, max_features)
     indices = np.asarray(order[:keep])
     return FeatureSelection(indices, method, _condition(gram, indices), scores)

@@ -4,8 +4,9 @@ W = sum_k s_k a_k b_k^T, so image i = sum_k s_k a_k(i) b_k: every image is a
 mix of the same dataset patterns b_k. For up to 4,096 coefficients per image
 the full spectrum comes from the Gram matrix W^T W, accumulated chunk by chunk
 in float64 (memory of one coefficients x coefficients matrix, whatever the
-number of images); for larger images only the top patterns are computed, with
-scikit-learn's randomized SVD.
+number of images), or, where the spectrum reaches below what the Gram matrix
+resolves, from a chunked QR of W; for larger images only the top patterns are
+computed, with scikit-learn's randomized SVD.
 """
 
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ class DatasetPatterns:
     dominant : ndarray of shape (n_images,)
         Each image's pattern with the largest share (-1 for a zero row).
     numerical_rank : int or None
-        Numerical rank of W (None when only the top patterns were computed).
+        Numerical rank of W, with ``numpy.linalg.matrix_rank``'s tolerance for
+        float64 (None when only the top patterns were computed).
     n_patterns_at_energy : int or None
         Fewest patterns holding fraction ``energy`` of W's energy.
     mean : ndarray of shape (n_coefficients,) or None
@@ -69,23 +71,54 @@ def gram_matrix(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
     return gram
 
 
-def _spectrum_from_gram(gram):
-    eigenvalues, eigenvectors = np.linalg.eigh(gram)
-    return np.sqrt(np.clip(eigenvalues[::-1], 0, None)), eigenvectors[:, ::-1]
+# Singular values below this fraction of the largest are not resolved by the
+# Gram matrix (its eigenvalues carry errors of about eps * s_max^2).
+_GRAM_RESOLUTION = 1e-6
+_QR_CHUNK = 8192
 
 
-def _tolerance(singular_values, shape):
-    # numpy.linalg.matrix_rank's tolerance with float32's eps: the data are
-    # float32, and the Gram route resolves singular values far below it.
-    return singular_values[0] * max(shape) * np.finfo(np.float32).eps if len(singular_values) else 0.0
+def _r_factor(rows, mean, chunk_size):
+    """R of W = QR, by chunks: QR of [R so far; next rows] (a tall-skinny QR)."""
+    r = None
+    for start, stop in chunk_bounds(len(rows), chunk_size):
+        block = _rows(rows, start, stop, mean)
+        r = np.linalg.qr(block if r is None else np.vstack([r, block]), mode="r")
+    return r
+
+
+def singular_spectrum(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
+    """All singular values of W (a matrix given as rows, less ``mean``) and its right singular vectors.
+
+    From the Gram matrix W^T W when that resolves the whole spectrum (every
+    singular value above 1e-6 of the largest); otherwise from the SVD of R in
+    a chunked QR of W, which is accurate to float64 rounding, as the
+    numerical rank needs.
+
+    Returns
+    -------
+    singular_values : ndarray, descending
+    vectors : ndarray of shape (n_columns, len(singular_values))
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(gram_matrix(rows, mean=mean, chunk_size=chunk_size))
+    s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
+    if len(s) and s[-1] > _GRAM_RESOLUTION * s[0] and len(rows) >= len(s):
+        return s, eigenvectors[:, ::-1]
+    _, s, vt = np.linalg.svd(_r_factor(rows, mean, _QR_CHUNK), full_matrices=False)
+    return s, vt.T
+
+
+def _rank(singular_values, shape):
+    """numpy.linalg.matrix_rank's rule for float64 data: s > s_max * max(shape) * eps."""
+    if not len(singular_values):
+        return 0
+    return int((singular_values > singular_values[0] * max(shape) * np.finfo(np.float64).eps).sum())
 
 
 def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZE):
-    """Numerical rank of a matrix given as rows (e.g. the pixel matrix of a dataset)."""
+    """Numerical rank of a matrix given as rows (e.g. the pixel matrix of a dataset), in float64."""
     mean = np.asarray(matrix, np.float64).reshape(len(matrix), -1).mean(axis=0) if center else None
-    s, _ = _spectrum_from_gram(gram_matrix(matrix, mean=mean, chunk_size=chunk_size))
-    shape = (len(matrix), int(np.prod(matrix.shape[1:])))
-    return int((s > _tolerance(s, shape)).sum())
+    s, _ = singular_spectrum(matrix, mean=mean, chunk_size=chunk_size)
+    return _rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
 
 
 def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False, seed=0,
@@ -121,9 +154,9 @@ def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False,
         mean /= n_images
     k = min(n_patterns, n_images, n_columns)
     if n_columns <= GRAM_LIMIT:
-        s, vectors = _spectrum_from_gram(gram_matrix(coefficients, mean=mean, chunk_size=chunk_size))
+        s, vectors = singular_spectrum(coefficients, mean=mean, chunk_size=chunk_size)
         components = vectors[:, :k].T
-        rank = int((s > _tolerance(s, (n_images, n_columns))).sum())
+        rank = _rank(s, (n_images, n_columns))
         at_energy = int(rank_at_energy(s[None, :], energy)[0])
     else:
         from sklearn.utils.extmath import randomized_svd

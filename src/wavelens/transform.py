@@ -97,7 +97,7 @@ def _forward(images, layout):
     return pywt.coeffs_to_array(coeffs, axes=axes)[0]
 
 
-def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization",
+def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization", dtype=None,
                       chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
     """Wavelet matrices of a stack of images.
 
@@ -107,6 +107,9 @@ def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization",
     wavelet : str, default='db1'
     level : int, default=1
     mode : str, default='periodization'
+    dtype : {None, numpy.float32, numpy.float64}, default=None
+        Precision of the transform and its output; None keeps the images'
+        float type (float64 for other types).
     chunk_size : int, default=2048
         Images transformed at once; bounds the working memory.
     n_jobs : int, default=None
@@ -125,7 +128,8 @@ def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization",
             f"images must have shape (n, height, width) or (n, height, width, channels); got {images.shape}."
         )
     layout = wavelet_layout(images.shape[1:], wavelet=wavelet, level=level, mode=mode)
-    dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.float64
+    if dtype is None:
+        dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.float64
     out = np.empty((images.shape[0],) + layout.matrix_shape + images.shape[3:], dtype=dtype)
 
     def work(start, stop):

@@ -42,6 +42,9 @@ def format_communities(summary, *, limit=40):
               help="Keep this many features. Default: as many as --condition allows.")
 @click.option("--condition", type=click.FloatRange(min=1), default=1e5, show_default=True,
               help="Keep features while the condition number of the kept ones stays below this.")
+@click.option("--max-features", type=click.IntRange(min=1), default=256, show_default=True,
+              help="With --condition, keep at most this many features (the neighbour search costs "
+                   "images^2 x features).")
 @click.option("--neighbors", type=click.IntRange(min=1), default=10, show_default=True,
               help="Neighbours of each image in the similarity graph.")
 @click.option("--max-communities", type=click.IntRange(min=2), default=30, show_default=True,
@@ -53,7 +56,7 @@ def format_communities(summary, *, limit=40):
               help="A community is mixed when no class holds more than this share of it.")
 @output_options
 def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, features, n_features,
-                        condition, neighbors, max_communities, n_communities, per_class, mixed_threshold, out,
+                        condition, max_features, neighbors, max_communities, n_communities, per_class, mixed_threshold, out,
                         overwrite, jobs):
     """Find communities of similar images in DATASET and what each is made of.
 
@@ -72,7 +75,8 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
     params = {"dataset": dataset, "split": data.split, "limit": limit,
               "resize": list(resize) if resize else None, "data_dir": data_dir}
     result = find_communities(data, wavelet=wavelet, level=level, mode=mode, features=features,
-                              n_features=n_features, condition=condition, n_neighbors=neighbors,
+                              n_features=n_features, condition=condition, max_features=max_features,
+                              n_neighbors=neighbors,
                               n_communities=n_communities, max_communities=max_communities, per_class=per_class,
                               mixed_threshold=mixed_threshold, seed=seed, n_jobs=jobs, params=params)
     result.timings_s = {"load": load_s, **result.timings_s}
