@@ -23,6 +23,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_lowrank.py
 	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_spectral.py
 
 clean:
 	rm -rf $(VENV) results

@@ -6,6 +6,7 @@ Skipped, saying why, where the package is not installed; .ci/run installs it.
 import json
 
 import numpy as np
+import pytest
 
 from conftest import run_cli
 from wavelens import load_dataset
@@ -67,3 +68,38 @@ def test_noise_curve_on_test_split(fashion_mnist_dir, tmp_path):
     rows = json.loads((tmp_path / "c" / "noise_curve.json").read_text())["rows"]
     nmi = [r["nmi"] for r in rows if r["kind"] == "image_patterns"]
     assert nmi[0] > nmi[1] > nmi[2] and nmi[2] < 0.01 < nmi[0] / 10
+
+
+def test_test_versus_train_duplicates(fashion_mnist_dir, tmp_path):
+    out = tmp_path / "dup"
+    result = run_cli("duplicates", "fashion-mnist", "--split", "test", "fashion-mnist", "--split-b", "train",
+                     "--threshold", "0.995", "--out", out)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    counts = summary["duplicates"]
+    assert summary["dataset_a"]["n_images"] == 10000 and summary["dataset_b"]["n_images"] == 60000
+    assert counts["n_pairs"] > 0 and counts["n_labels_disagree"] <= counts["n_pairs"]
+    # Re-check the top pair from the pixels: same cosine (Haar with periodization keeps inner products).
+    import csv
+
+    with open(out / "duplicates.csv") as handle:
+        top = next(csv.DictReader(handle))
+    test = load_dataset("fashion-mnist", split="test").images[int(top["index_a"])].ravel().astype(np.float64)
+    train = load_dataset("fashion-mnist", split="train").images[int(top["index_b"])].ravel().astype(np.float64)
+    cosine = test @ train / np.linalg.norm(test) / np.linalg.norm(train)
+    assert cosine == pytest.approx(float(top["similarity"]), abs=1e-5) and cosine >= 0.995
+
+
+def test_communities_on_a_subsample(fashion_mnist_dir, tmp_path):
+    out = tmp_path / "comm"
+    result = run_cli("communities", "fashion-mnist", "--split", "all", "--limit", "7000", "--out", out)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())["communities"]
+    images = load_dataset("fashion-mnist", split="all", limit=7000, seed=0).images
+    expected = np.linalg.matrix_rank(images.reshape(7000, -1).astype(np.float64))
+    assert summary["numerical_rank"] == {"pixel": expected, "wavelet": expected}
+    assert 2 <= summary["n_communities"] <= 30
+    groups = summary["groups"][0]["communities"]
+    assert sum(c["size"] for c in groups) == 7000
+    # Trousers and bags are distinctive: some community is nearly all one of them.
+    assert any(c["top_class"] in ("Trouser", "Bag") and c["purity"] > 0.9 for c in groups)
