@@ -57,8 +57,8 @@ def test_noise_curve_falls(planted):
 
 def test_dataset_patterns_span_the_planted_patterns(planted):
     dataset, truth = planted
-    coefficients, _ = wavelet_transform(dataset.images)
-    dp = dataset_patterns(coefficients, n_patterns=6, energy=0.99)
+    coefficients, layout = wavelet_transform(dataset.images)
+    dp = dataset_patterns(coefficients, dataset.images, layout, n_patterns=6, energy=0.99)
     assert dp.n_patterns_at_energy == 4
     top4 = dp.components[:4]
     projection = top4.T @ (top4 @ truth.reshape(4, -1).T)
@@ -68,12 +68,26 @@ def test_dataset_patterns_span_the_planted_patterns(planted):
 
 def test_numerical_ranks_of_pixel_and_wavelet_matrices_agree_on_digits():
     images = load_dataset("digits").images
-    coefficients, _ = wavelet_transform(images, wavelet="db2", level=1, mode="periodization", dtype=np.float64)
-    dp = dataset_patterns(coefficients, n_patterns=10)
+    # db2 coefficients in float32 carry rounding; the ranks are taken from the pixels in float64.
+    coefficients, layout = wavelet_transform(images, wavelet="db2", level=1, mode="periodization")
+    dp = dataset_patterns(coefficients, images, layout, n_patterns=10)
     # Three pixels are blank in every digit: numpy's rank of the float64 pixel matrix is 61.
     expected = np.linalg.matrix_rank(images.reshape(len(images), -1).astype(np.float64))
     assert expected == 61
-    assert dp.numerical_rank == numerical_rank_of_rows(images) == expected
+    assert dp.numerical_rank == dp.numerical_rank_pixel == numerical_rank_of_rows(images) == expected
+
+
+@pytest.mark.parametrize("wavelet, mode", [("bior2.2", "symmetric"), ("db3", "zero")])
+def test_wavelet_spectrum_from_pixels_matches_the_wavelet_matrix(rng, wavelet, mode):
+    from wavelens.spectrum import dataset_spectra
+
+    images = rng.random((300, 12, 12))
+    coefficients, layout = wavelet_transform(images, wavelet=wavelet, level=1, mode=mode)
+    pixel_s, wavelet_s, vectors, _ = dataset_spectra(images, layout)
+    direct = np.linalg.svd(coefficients.reshape(300, -1), compute_uv=False)
+    np.testing.assert_allclose(wavelet_s, direct[:len(wavelet_s)], rtol=1e-9)
+    np.testing.assert_allclose(pixel_s, np.linalg.svd(images.reshape(300, -1), compute_uv=False), rtol=1e-9)
+    assert np.all(direct[len(wavelet_s):] < 1e-10 * direct[0])  # the redundant coefficients add no rank
 
 
 def test_numerical_rank_resolves_what_the_gram_matrix_cannot(rng):
@@ -86,8 +100,8 @@ def test_numerical_rank_resolves_what_the_gram_matrix_cannot(rng):
 
 def test_centered_dataset_patterns_are_principal_components(planted):
     dataset, _ = planted
-    coefficients, _ = wavelet_transform(dataset.images)
-    dp = dataset_patterns(coefficients, n_patterns=3, center=True)
+    coefficients, layout = wavelet_transform(dataset.images)
+    dp = dataset_patterns(coefficients, dataset.images, layout, n_patterns=3, center=True)
     flat = coefficients.reshape(len(coefficients), -1).astype(np.float64)
     _, s, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
     np.testing.assert_allclose(dp.singular_values[:3], s[:3], rtol=1e-6)

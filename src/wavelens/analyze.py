@@ -16,7 +16,7 @@ from .association import (class_signatures, compare_with_random, contingency_tab
 from .datasets import Dataset
 from .dictionary import PatternDictionary, build_pattern_dictionary
 from .lowrank import ImagePatterns, image_patterns
-from .spectrum import DatasetPatterns, dataset_patterns, numerical_rank_of_rows
+from .spectrum import DatasetPatterns, dataset_patterns
 from .transform import wavelet_transform
 
 __all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
@@ -187,24 +187,18 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
         timings[stage] = now - clock
         clock = now
 
-    # float64 coefficients: the dataset matrix's numerical rank is taken at float64 precision.
     coefficients, layout = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,
-                                             dtype=np.float64, n_jobs=n_jobs)
+                                             n_jobs=n_jobs)
     lap("transform")
     patterns = image_patterns(coefficients, layout, dataset.images, energy=energy, top_k=top_k, n_jobs=n_jobs)
     lap("decompose")
     dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, seed=seed, n_jobs=n_jobs)
     lap("dictionary")
-    dp = dataset_patterns(coefficients, n_patterns=n_patterns, energy=energy, center=center, seed=seed)
-    if layout.orthogonal:
-        # An orthogonal transform keeps every singular value of the data matrix.
-        pixel_rank, pixel_method = dp.numerical_rank, "equal to the wavelet matrix's (orthogonal transform)"
-    else:
-        pixel_rank, pixel_method = numerical_rank_of_rows(dataset.images, center=center), "computed"
+    dp = dataset_patterns(coefficients, dataset.images, layout, n_patterns=n_patterns, energy=energy,
+                          center=center, seed=seed)
     spectrum = {
         "numerical_rank_wavelet": dp.numerical_rank,
-        "numerical_rank_pixel": pixel_rank,
-        "numerical_rank_pixel_method": pixel_method,
+        "numerical_rank_pixel": dp.numerical_rank_pixel,
         "n_patterns_at_energy": dp.n_patterns_at_energy,
         "max_possible_rank": int(min(dataset.n_images, np.prod(coefficients.shape[1:]))),
         "energy": energy,

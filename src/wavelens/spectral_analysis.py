@@ -14,7 +14,7 @@ from ._version import __version__
 from .communities import describe_communities, spectral_communities
 from .features import select_features
 from .graph import knn_graph
-from .spectrum import numerical_rank_of_rows
+from .spectrum import GRAM_LIMIT, dataset_spectra, numerical_rank
 from .transform import wavelet_transform
 
 __all__ = ["CommunityAnalysis", "find_communities"]
@@ -64,6 +64,14 @@ class CommunityAnalysis:
             },
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
+
+
+def _numerical_ranks(images, layout, shape):
+    if max(shape[1], int(np.prod(images.shape[1:]))) > GRAM_LIMIT:
+        return {"pixel": None, "wavelet": None}
+    pixel_s, wavelet_s, _, _ = dataset_spectra(images, layout)
+    pixel_shape = (len(images), int(np.prod(images.shape[1:])))
+    return {"pixel": numerical_rank(pixel_s, pixel_shape), "wavelet": numerical_rank(wavelet_s, shape)}
 
 
 def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_communities, max_communities,
@@ -127,12 +135,12 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
         raise WavelensError(f"The 'mixed_threshold' parameter must be in (0, 1]; got {mixed_threshold}.")
     timings = {}
     clock = time.perf_counter()
-    coefficients, _ = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,
-                                        dtype=np.float64, n_jobs=n_jobs)
+    coefficients, layout = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,
+                                             n_jobs=n_jobs)
     rows = coefficients.reshape(len(coefficients), -1)
     timings["transform"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    ranks = {"pixel": numerical_rank_of_rows(dataset.images), "wavelet": numerical_rank_of_rows(rows)}
+    ranks = _numerical_ranks(dataset.images, layout, rows.shape)
     graph = None
     if features == "laplacian":
         sample = np.arange(len(rows))

@@ -16,8 +16,18 @@ import numpy as np
 from ._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds
 from ._validation import check_energy, check_positive_int
 from .lowrank import rank_at_energy
+from .transform import wavelet_transform
 
-__all__ = ["DatasetPatterns", "dataset_patterns", "gram_matrix", "numerical_rank_of_rows"]
+__all__ = [
+    "DatasetPatterns",
+    "dataset_patterns",
+    "dataset_spectra",
+    "gram_matrix",
+    "numerical_rank",
+    "numerical_rank_of_rows",
+    "singular_spectrum",
+    "transform_matrix",
+]
 
 GRAM_LIMIT = 4096
 
@@ -41,6 +51,8 @@ class DatasetPatterns:
     numerical_rank : int or None
         Numerical rank of W, with ``numpy.linalg.matrix_rank``'s tolerance for
         float64 (None when only the top patterns were computed).
+    numerical_rank_pixel : int or None
+        The same for the pixel matrix.
     n_patterns_at_energy : int or None
         Fewest patterns holding fraction ``energy`` of W's energy.
     mean : ndarray of shape (n_coefficients,) or None
@@ -52,6 +64,7 @@ class DatasetPatterns:
     shares: np.ndarray
     dominant: np.ndarray
     numerical_rank: object
+    numerical_rank_pixel: object
     n_patterns_at_energy: object
     mean: object
 
@@ -86,6 +99,17 @@ def _r_factor(rows, mean, chunk_size):
     return r
 
 
+def _spectrum(gram, r_factor, n_rows):
+    """Singular values (descending) and right singular vectors from a Gram matrix, or
+    from ``r_factor()`` (R of the QR of the matrix) where the Gram matrix cannot resolve them."""
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
+    if len(s) and s[-1] > _GRAM_RESOLUTION * s[0] and n_rows >= len(s):
+        return s, eigenvectors[:, ::-1]
+    _, s, vt = np.linalg.svd(r_factor(), full_matrices=False)
+    return s, vt.T
+
+
 def singular_spectrum(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """All singular values of W (a matrix given as rows, less ``mean``) and its right singular vectors.
 
@@ -99,15 +123,56 @@ def singular_spectrum(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
     singular_values : ndarray, descending
     vectors : ndarray of shape (n_columns, len(singular_values))
     """
-    eigenvalues, eigenvectors = np.linalg.eigh(gram_matrix(rows, mean=mean, chunk_size=chunk_size))
-    s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
-    if len(s) and s[-1] > _GRAM_RESOLUTION * s[0] and len(rows) >= len(s):
-        return s, eigenvectors[:, ::-1]
-    _, s, vt = np.linalg.svd(_r_factor(rows, mean, _QR_CHUNK), full_matrices=False)
-    return s, vt.T
+    return _spectrum(gram_matrix(rows, mean=mean, chunk_size=chunk_size),
+                     lambda: _r_factor(rows, mean, _QR_CHUNK), len(rows))
 
 
-def _rank(singular_values, shape):
+def transform_matrix(layout):
+    """M with W = X M for flattened images X: row i is the transform of pixel basis image i."""
+    n_pixels = int(np.prod(layout.image_shape))
+    basis = np.eye(n_pixels).reshape((n_pixels,) + tuple(layout.image_shape))
+    coefficients, _ = wavelet_transform(basis, wavelet=layout.wavelet, level=layout.level, mode=layout.mode,
+                                        n_jobs=1)
+    return coefficients.reshape(n_pixels, -1)
+
+
+def dataset_spectra(images, layout, *, center=False, chunk_size=DEFAULT_CHUNK_SIZE):
+    """Singular values of the pixel matrix X and of the wavelet matrix W = X M, in float64.
+
+    Both come from one pass over the pixels: W^T W = M^T (X^T X) M, and where
+    the Gram matrices cannot resolve the spectrum, R_W = R_X M from a chunked
+    QR of X. The wavelet coefficients themselves are never needed in float64.
+
+    Returns
+    -------
+    pixel_singular_values : ndarray
+    wavelet_singular_values : ndarray
+    wavelet_vectors : ndarray of shape (n_coefficients, len(wavelet_singular_values))
+    wavelet_mean : ndarray or None
+        The mean row of W removed when ``center``.
+    """
+    n = len(images)
+    mean = None
+    if center:
+        mean = np.zeros(int(np.prod(images.shape[1:])))
+        for start, stop in chunk_bounds(n, chunk_size):
+            mean += _rows(images, start, stop, None).sum(axis=0)
+        mean /= n
+    gram = gram_matrix(images, mean=mean, chunk_size=chunk_size)
+    transform = transform_matrix(layout)
+    cache = {}
+
+    def r_pixels():
+        if "r" not in cache:
+            cache["r"] = _r_factor(images, mean, _QR_CHUNK)
+        return cache["r"]
+
+    pixel_s, _ = _spectrum(gram, r_pixels, n)
+    wavelet_s, vectors = _spectrum(transform.T @ gram @ transform, lambda: r_pixels() @ transform, n)
+    return pixel_s, wavelet_s, vectors, None if mean is None else mean @ transform
+
+
+def numerical_rank(singular_values, shape):
     """numpy.linalg.matrix_rank's rule for float64 data: s > s_max * max(shape) * eps."""
     if not len(singular_values):
         return 0
@@ -118,17 +183,20 @@ def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZ
     """Numerical rank of a matrix given as rows (e.g. the pixel matrix of a dataset), in float64."""
     mean = np.asarray(matrix, np.float64).reshape(len(matrix), -1).mean(axis=0) if center else None
     s, _ = singular_spectrum(matrix, mean=mean, chunk_size=chunk_size)
-    return _rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
+    return numerical_rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
 
 
-def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False, seed=0,
+def dataset_patterns(coefficients, images, layout, *, n_patterns=100, energy=0.99, center=False, seed=0,
                      chunk_size=DEFAULT_CHUNK_SIZE):
     """SVD of the dataset wavelet matrix and each image's share of the top patterns.
 
     Parameters
     ----------
     coefficients : ndarray of shape (n_images, ...)
-        One row per image once flattened (e.g. from :func:`wavelens.wavelet_transform`).
+        The images' wavelet matrices (from :func:`wavelens.wavelet_transform`).
+    images : ndarray of shape (n_images,) + layout.image_shape
+        The images they came from: the spectrum is taken from the pixels, in float64.
+    layout : WaveletLayout
     n_patterns : int, default=100
         Number of top dataset patterns to keep.
     energy : float, default=0.99
@@ -146,24 +214,21 @@ def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False,
     energy = check_energy(energy)
     n_images = len(coefficients)
     n_columns = int(np.prod(coefficients.shape[1:]))
-    mean = None
-    if center:
-        mean = np.zeros(n_columns)
-        for start, stop in chunk_bounds(n_images, chunk_size):
-            mean += _rows(coefficients, start, stop, None).sum(axis=0)
-        mean /= n_images
     k = min(n_patterns, n_images, n_columns)
-    if n_columns <= GRAM_LIMIT:
-        s, vectors = singular_spectrum(coefficients, mean=mean, chunk_size=chunk_size)
+    if n_columns <= GRAM_LIMIT and int(np.prod(images.shape[1:])) <= GRAM_LIMIT:
+        pixel_s, s, vectors, mean = dataset_spectra(images, layout, center=center, chunk_size=chunk_size)
+        k = min(k, len(s))
         components = vectors[:, :k].T
-        rank = _rank(s, (n_images, n_columns))
+        rank = numerical_rank(s, (n_images, n_columns))
+        pixel_rank = numerical_rank(pixel_s, (n_images, int(np.prod(images.shape[1:]))))
         at_energy = int(rank_at_energy(s[None, :], energy)[0])
     else:
         from sklearn.utils.extmath import randomized_svd
 
+        mean = _rows(coefficients, 0, n_images, None).mean(axis=0) if center else None
         matrix = _rows(coefficients, 0, n_images, mean)
         _, s, components = randomized_svd(matrix, k, random_state=seed)
-        rank = at_energy = None
+        rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
 
@@ -177,4 +242,4 @@ def dataset_patterns(coefficients, *, n_patterns=100, energy=0.99, center=False,
         with np.errstate(divide="ignore", invalid="ignore"):
             shares[start:stop] = np.where(norms[:, None] > 0, (block @ components32.T) ** 2 / norms[:, None], 0)
     dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
-    return DatasetPatterns(s, components, shares, dominant, rank, at_energy, mean)
+    return DatasetPatterns(s, components, shares, dominant, rank, pixel_rank, at_energy, mean)

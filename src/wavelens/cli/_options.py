@@ -21,6 +21,13 @@ class ImageSize(click.ParamType):
         return int(match[1]), int(match[2])
 
 
+def _apply(options, func):
+    """Decorate ``func`` with ``options``, listed in the order --help shows them."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def dataset_options(func):
     """DATASET argument and the options that pick and subsample its images."""
     options = [
@@ -38,9 +45,7 @@ def dataset_options(func):
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of every random choice, for reproducible results."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(options, func)
 
 
 def wavelet_options(func):
@@ -55,9 +60,7 @@ def wavelet_options(func):
                      help="Signal extension at the borders; periodization keeps the image's size "
                           "and, with orthogonal wavelets, its energy."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(options, func)
 
 
 def output_options(func):
@@ -68,9 +71,7 @@ def output_options(func):
         click.option("--jobs", type=click.IntRange(min=1), default=None,
                      help="Threads to use. Default: every core."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(options, func)
 
 
 def pattern_options(func):
@@ -85,6 +86,4 @@ def pattern_options(func):
         click.option("--random-repeats", type=click.IntRange(min=1), default=5, show_default=True,
                      help="Label permutations in the random-label control (always on)."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(options, func)
