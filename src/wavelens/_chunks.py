@@ -31,10 +31,21 @@ def chunk_bounds(n_items, chunk_size):
     return [(start, min(start + chunk_size, n_items)) for start in range(0, n_items, chunk_size)]
 
 
-def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
-    """Call ``func(start, stop)`` for every chunk; return the results in order."""
+def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None, progress=None):
+    """Call ``func(start, stop)`` for every chunk; return the results in order.
+
+    ``progress``, if given, is told how many items each finished chunk held.
+    """
     bounds = chunk_bounds(n_items, chunk_size)
     n_jobs = min(resolve_n_jobs(n_jobs), max(1, len(bounds)))
+    if progress is not None:
+        inner = func
+
+        def func(start, stop):
+            result = inner(start, stop)
+            progress(stop - start)
+            return result
+
     if n_jobs == 1:
         return [func(start, stop) for start, stop in bounds]
     # One BLAS thread per worker: nested BLAS threads fight over the cores and

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
+from ._progress import stage
 from ._validation import WavelensError, check_positive_int
 
 __all__ = ["PatternDictionary", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
@@ -163,7 +164,8 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     sample = np.sort(rng.choice(present, size=sample_size, replace=False))
     flat_u = patterns.top_u.reshape(n_images * top_k, -1)
     flat_v = patterns.top_v.reshape(n_images * top_k, -1)
-    centers = axial_kmeans(pattern_vectors(flat_u[sample], flat_v[sample]), n_patterns, seed=seed)
+    with stage("pattern dictionary (axial k-means)", total=None, unit="fits"):
+        centers = axial_kmeans(pattern_vectors(flat_u[sample], flat_v[sample]), n_patterns, seed=seed)
     # Show each prototype with the canonical sign of the patterns: largest entry positive.
     sign = np.sign(centers[np.arange(n_patterns), np.abs(centers).argmax(axis=1)])
     centers = (centers * np.where(sign == 0, 1, sign)[:, None]).astype(np.float32)
@@ -174,7 +176,9 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
         rows = present[np.searchsorted(present, start):np.searchsorted(present, stop)]
         assignments[rows] = _nearest(pattern_vectors(flat_u[rows], flat_v[rows]), centers)[0]
 
-    for_each_chunk(assign, n_images * top_k, chunk_size=chunk_size * top_k, n_jobs=n_jobs)
+    with stage("assigning patterns", total=n_images * top_k, unit="patterns") as bar:
+        for_each_chunk(assign, n_images * top_k, chunk_size=chunk_size * top_k, n_jobs=n_jobs,
+                       progress=bar.update)
     total = patterns.total_energy
     with np.errstate(divide="ignore", invalid="ignore"):
         weights = np.where(total[:, None] > 0, patterns.top_energy / total[:, None], 0.0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chunks import chunk_bounds
+from ._progress import stage
 from ._validation import WavelensError
 from .graph import unit_rows
 
@@ -49,6 +50,18 @@ def _exact_pairs(images_a, images_b, within):
     return pairs
 
 
+def _compare_chunk(a, b, start, stop, within, cut, found_a, found_b, found_s):
+    similarity = a[start:stop] @ b.T
+    if within:
+        # Each pair once, and no image with itself: drop j <= i (only columns below stop).
+        head = similarity[:, :stop]
+        head[np.arange(stop)[None, :] <= np.arange(start, stop)[:, None]] = -1
+    i, j = np.nonzero(similarity >= cut)
+    found_a.append(i + start)
+    found_b.append(j)
+    found_s.append(np.minimum(similarity[i, j], 1.0))
+
+
 def find_duplicates(rows_a, rows_b=None, *, threshold=0.98, images_a=None, images_b=None, chunk_size=512):
     """Pairs of rows whose cosine similarity is at least ``threshold``, and exact duplicates.
 
@@ -82,16 +95,10 @@ def find_duplicates(rows_a, rows_b=None, *, threshold=0.98, images_a=None, image
     # float32 products carry about 1e-6 of error: keep pairs within it of the threshold.
     cut = np.float32(threshold - 2e-6)
     found_a, found_b, found_s = [], [], []
-    for start, stop in chunk_bounds(len(a), chunk_size):
-        similarity = a[start:stop] @ b.T
-        if within:
-            # Each pair once, and no image with itself: drop j <= i (only columns below stop).
-            head = similarity[:, :stop]
-            head[np.arange(stop)[None, :] <= np.arange(start, stop)[:, None]] = -1
-        i, j = np.nonzero(similarity >= cut)
-        found_a.append(i + start)
-        found_b.append(j)
-        found_s.append(np.minimum(similarity[i, j], 1.0))
+    with stage("comparing images", total=len(a)) as bar:
+        for start, stop in chunk_bounds(len(a), chunk_size):
+            _compare_chunk(a, b, start, stop, within, cut, found_a, found_b, found_s)
+            bar.update(stop - start)
     index_a, index_b = np.concatenate(found_a), np.concatenate(found_b)
     similarity = np.concatenate(found_s).astype(np.float64)
     exact = np.zeros(len(index_a), dtype=bool)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
+from ._progress import stage
 from ._validation import check_energy, check_positive_int
 from .transform import inverse_wavelet_transform, wavelet_layout, _forward
 
@@ -287,7 +288,9 @@ def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
     def work(start, stop):
         return _decompose_chunk(coefficients[start:stop], images[start:stop], layout, energy, dtype, top_k)
 
-    return _assemble(for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs), energy)
+    with stage("rank-1 patterns", total=len(images)) as bar:
+        parts = for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
+    return _assemble(parts, energy)
 
 
 def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99,
@@ -322,5 +325,6 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
         chunk = images[start:stop].astype(dtype, copy=False)
         return _decompose_chunk(_forward(chunk, layout), chunk, layout, energy, dtype, 0)
 
-    parts = for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs)
+    with stage("rank-1 patterns", total=len(images)) as bar:
+        parts = for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
     return _assemble(parts, energy), layout

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._progress import stage
 from ._validation import WavelensError, check_positive_int
 from ._version import __version__
 from .communities import describe_communities, spectral_communities
@@ -76,8 +77,11 @@ def _numerical_ranks(images, layout, shape):
 
 def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_communities, max_communities,
                    mixed_threshold, seed, n_jobs, offset):
-    graph, sigma = knn_graph(rows, n_neighbors=n_neighbors, n_jobs=n_jobs)
-    found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities, seed=seed)
+    with stage(f"similarity graph ({name})", total=None):
+        graph, sigma = knn_graph(rows, n_neighbors=n_neighbors, n_jobs=n_jobs)
+    with stage(f"communities ({name})", total=None):
+        found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities,
+                                     seed=seed)
     described = describe_communities(found, labels, class_names, mixed_threshold=mixed_threshold, index=index)
     for community in described:
         community["community"] += offset

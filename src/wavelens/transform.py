@@ -12,6 +12,7 @@ import numpy as np
 import pywt
 
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
+from ._progress import stage
 from ._validation import WavelensError, check_level, check_mode, check_wavelet
 
 __all__ = ["WaveletLayout", "inverse_wavelet_transform", "wavelet_layout", "wavelet_transform"]
@@ -135,7 +136,8 @@ def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization", d
     def work(start, stop):
         out[start:stop] = _forward(images[start:stop].astype(dtype, copy=False), layout)
 
-    for_each_chunk(work, images.shape[0], chunk_size=chunk_size, n_jobs=n_jobs)
+    with stage("wavelet transform", total=images.shape[0]) as bar:
+        for_each_chunk(work, images.shape[0], chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
     return out, layout
 
 

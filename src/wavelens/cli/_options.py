@@ -1,9 +1,12 @@
 """Options shared by several subcommands, so each has one name and one help text."""
 
 import re
+import sys
 
 import click
 import pywt
+
+from .. import _progress as progress
 
 
 
@@ -19,6 +22,11 @@ class ImageSize(click.ParamType):
         if not match or 0 in (int(match[1]), int(match[2])):
             self.fail(f"expected HEIGHTxWIDTH with positive integers, e.g. 32x32; got {value!r}.", param, ctx)
         return int(match[1]), int(match[2])
+
+
+def _set_progress(ctx, param, quiet):
+    progress.enable(not quiet and sys.stderr.isatty())
+    return quiet
 
 
 def _apply(options, func):
@@ -70,6 +78,8 @@ def output_options(func):
         click.option("--overwrite", is_flag=True, help="Replace --out if it already holds results."),
         click.option("--jobs", type=click.IntRange(min=1), default=None,
                      help="Threads to use. Default: every core."),
+        click.option("--quiet", "-q", is_flag=True, callback=_set_progress, expose_value=False,
+                     help="No progress bars (they show only when stderr is a terminal)."),
     ]
     return _apply(options, func)
 
