@@ -5,6 +5,7 @@ terminal and ``--quiet`` is not given. Stages report through :func:`stage`,
 whose bar shows the stage, the count, the rate and the time left (tqdm).
 """
 
+import shutil
 import sys
 from contextlib import contextmanager
 
@@ -32,6 +33,9 @@ def stage(description, total=None, unit="images"):
         return
     from tqdm import tqdm
 
+    # A terminal that reports no size (0 x 0) would get an empty or hidden bar.
+    size = shutil.get_terminal_size(fallback=(100, 24))
     with tqdm(total=total, desc=description, unit=unit, file=_state["stream"] or sys.stderr,
-              dynamic_ncols=True, leave=False, mininterval=0.2) as bar:
+              ncols=min(size.columns or 100, 120), nrows=size.lines or 24, leave=False,
+              mininterval=0.2) as bar:
         yield bar
