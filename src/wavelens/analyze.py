@@ -21,6 +21,8 @@ from .transform import wavelet_transform
 
 __all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
 
+NOISE_CURVE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
 
 @dataclass
 class Analysis:
@@ -43,6 +45,7 @@ class Analysis:
     association: dict
     spectrum: dict
     timings_s: dict = field(default_factory=dict)
+    command: str = None
 
     def tables(self):
         """Contingency tables {kind: {"counts": ..., "energy": ...}} of both pattern kinds."""
@@ -67,6 +70,7 @@ class Analysis:
         d = self.dataset
         return {
             "wavelens_version": __version__,
+            "command": self.command,
             "dataset": {
                 "name": d.name,
                 "split": d.split,
@@ -216,8 +220,16 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
                 "n_patterns": n_patterns, "center": bool(center), "random_repeats": random_repeats,
                 "label_noise": float(label_noise), "seed": seed}
     recorded.update(params or {})
-    return Analysis(dataset, recorded, patterns, layout, dictionary, dp, labels, association, spectrum,
-                    timings_s=timings)
+    result = Analysis(dataset, recorded, patterns, layout, dictionary, dp, labels, association, spectrum,
+                      timings_s=timings)
+    if not label_noise:
+        # A short noise curve for the report: the patterns stay, only the labels change.
+        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, seed=seed)
+        association["noise_curve"] = [
+            {key: row[key] for key in ("fraction", "nmi", "random_nmi") if key in row}
+            for row in curve if row["kind"] == "image_patterns"]
+        lap("noise_curve")
+    return result
 
 
 def noise_curve(analysis, fractions, *, random_repeats=5, seed=0):

@@ -6,6 +6,7 @@ output folder only once complete, so an error never leaves half a result.
 
 import csv
 import math
+import os
 import json
 import shutil
 import tempfile
@@ -47,6 +48,9 @@ def output_dir(out, *, overwrite=False):
     out = check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; results are ordinary files
     try:
         yield staging
     except BaseException:
@@ -124,7 +128,7 @@ def write_patterns_npz(path, analysis):
     )
 
 
-def write_analysis(analysis, out, *, overwrite=False):
+def write_analysis(analysis, out, *, overwrite=False, report=True):
     """Write every result of ``analysis`` into ``out``, all or nothing.
 
     Returns
@@ -152,10 +156,63 @@ def write_analysis(analysis, out, *, overwrite=False):
             image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
             dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
         )
+        write_report_data(staging / "report.npz", analysis)
         analysis.timings_s["write"] = time.perf_counter() - start
         summary = analysis.summary()
         write_json(staging / "summary.json", summary)
+        if report:
+            _build_report(staging)
     return summary
+
+
+def _build_report(folder):
+    from .report import build_report
+
+    build_report(folder)
+
+
+def _as_uint8(images):
+    return np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
+
+
+def sample_indices(labels, n_classes, *, per_class=8, max_classes=20):
+    """The first ``per_class`` images of each of the first ``max_classes`` classes."""
+    picks = [np.flatnonzero(labels == c)[:per_class] for c in range(min(n_classes, max_classes))]
+    return np.concatenate(picks) if picks else np.zeros(0, int)
+
+
+def write_report_data(path, analysis):
+    """The few images and tables the analyze report shows, so ``wavelens report`` can rebuild it."""
+    from .association import contingency_table, share_table
+    from .lowrank import rebuild_from_patterns
+    from .transform import wavelet_transform
+
+    d, p, layout = analysis.dataset, analysis.patterns, analysis.layout
+    picks = sample_indices(d.labels, d.n_classes)
+    median = np.median(p.rank_at_energy)
+    example = int(np.flatnonzero(p.rank_at_energy == np.round(median))[0]) if np.any(
+        p.rank_at_energy == np.round(median)) else 0
+    coefficients, _ = wavelet_transform(d.images[example:example + 1], wavelet=layout.wavelet, level=layout.level,
+                                        mode=layout.mode, n_jobs=1)
+    counts = [c for c in (1, 2, 4, 8, 16, 32, 64) if c < p.max_possible_rank]
+    rebuilds = np.concatenate([rebuild_from_patterns(coefficients, layout, c) for c in counts])
+    rng = np.random.default_rng(analysis.params.get("seed", 0))
+    shuffled = rng.permutation(analysis.labels)
+    n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns
+    np.savez(
+        path,
+        sample_images=_as_uint8(d.images[picks]),
+        sample_labels=d.labels[picks],
+        example_index=int(d.index[example]),
+        example_image=d.images[example],
+        example_coefficients=coefficients[0],
+        example_rebuilds=rebuilds.astype(np.float32),
+        example_counts=np.array(counts),
+        table_image_true=contingency_table(dictionary.assignments, analysis.labels, dictionary.n_patterns, n_classes),
+        table_image_random=contingency_table(dictionary.assignments, shuffled, dictionary.n_patterns, n_classes),
+        table_dataset_true=share_table(dp.shares, analysis.labels, n_classes),
+        table_dataset_random=share_table(dp.shares, shuffled, n_classes),
+    )
 
 
 def write_json(path, content):
@@ -164,8 +221,8 @@ def write_json(path, content):
         handle.write("\n")
 
 
-def write_noise_curve(rows, out, *, overwrite=False, context=None):
-    """``noise_curve.json`` (with ``context``) and ``noise_curve.csv``."""
+def write_noise_curve(rows, out, *, overwrite=False, context=None, report=True):
+    """``noise_curve.json`` (with ``context``), ``noise_curve.csv`` and the report."""
     with output_dir(out, overwrite=overwrite) as staging:
         write_json(staging / "noise_curve.json", {**(context or {}), "rows": rows})
         columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -173,10 +230,12 @@ def write_noise_curve(rows, out, *, overwrite=False, context=None):
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)
+        if report:
+            _build_report(staging)
 
 
-def write_communities(analysis, out, *, overwrite=False):
-    """``summary.json`` and ``communities.csv`` (image index, label, class, community)."""
+def write_communities(analysis, out, *, overwrite=False, report=True):
+    """``summary.json``, ``communities.csv`` (image index, label, class, community) and the report."""
     start = time.perf_counter()
     d = analysis.dataset
     with output_dir(out, overwrite=overwrite) as staging:
@@ -186,14 +245,30 @@ def write_communities(analysis, out, *, overwrite=False):
             labels = d.labels.tolist()
             writer.writerows(zip(d.index.tolist(), labels, [d.class_names[c] for c in labels],
                                  analysis.assignment.tolist()))
+        _write_member_images(staging / "report.npz", analysis)
         analysis.timings_s["write"] = time.perf_counter() - start
         summary = analysis.summary()
         write_json(staging / "summary.json", summary)
+        if report:
+            _build_report(staging)
     return summary
 
 
-def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summary=None):
-    """``duplicates.csv`` (a row per pair) and ``summary.json``."""
+def _write_member_images(path, analysis, *, per_community=5, max_communities=30):
+    d = analysis.dataset
+    communities = [c for g in analysis.groups for c in g["communities"]][:max_communities]
+    images, ids, counts = [], [], []
+    for community in communities:
+        rows = np.searchsorted(d.index, community["central_members"][:per_community])
+        images.append(_as_uint8(d.images[rows]))
+        ids.append(community["community"])
+        counts.append(len(rows))
+    np.savez(path, member_images=np.concatenate(images) if images else np.zeros((0,) + d.image_shape, np.uint8),
+             member_communities=np.array(ids, dtype=np.int64), member_counts=np.array(counts, dtype=np.int64))
+
+
+def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summary=None, report=True):
+    """``duplicates.csv`` (a row per pair), ``summary.json`` and the report."""
     labels_a = dataset_a.labels[pairs.index_a]
     labels_b = dataset_b.labels[pairs.index_b]
     with output_dir(out, overwrite=overwrite) as staging:
@@ -208,3 +283,11 @@ def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summa
                 [dataset_b.class_names[c] for c in labels_b.tolist()],
                 (labels_a != labels_b).tolist(), pairs.exact.tolist()))
         write_json(staging / "summary.json", summary or {})
+        top = slice(0, 12)
+        rows_a, rows_b = pairs.index_a[top], pairs.index_b[top]
+        np.savez(staging / "report.npz", pair_images_a=_as_uint8(dataset_a.images[rows_a]),
+                 pair_images_b=_as_uint8(dataset_b.images[rows_b]),
+                 pair_captions=np.array([f"A{dataset_a.index[i]} B{dataset_b.index[j]}\n{s:.4f}" for i, j, s in
+                                         zip(rows_a, rows_b, pairs.similarity[top])]))
+        if report:
+            _build_report(staging)

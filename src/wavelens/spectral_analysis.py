@@ -44,12 +44,14 @@ class CommunityAnalysis:
     groups: list
     assignment: np.ndarray
     timings_s: dict = field(default_factory=dict)
+    command: str = None
 
     def summary(self):
         d = self.dataset
         whole = self.groups[0] if len(self.groups) == 1 else None
         return {
             "wavelens_version": __version__,
+            "command": self.command,
             "dataset": {"name": d.name, "split": d.split, "source": d.source, "n_images": d.n_images,
                         "image_shape": list(d.image_shape), "n_classes": d.n_classes,
                         "class_names": list(d.class_names)},

@@ -15,6 +15,7 @@ from .datasets import datasets_command, wavelets_command
 from .noise_curve import noise_curve_command
 from .communities import communities_command
 from .duplicates import duplicates_command
+from .report import report_command
 
 __all__ = ["cli", "main"]
 
@@ -35,6 +36,7 @@ cli.add_command(analyze_command)
 cli.add_command(noise_curve_command)
 cli.add_command(communities_command)
 cli.add_command(duplicates_command)
+cli.add_command(report_command)
 cli.add_command(datasets_command)
 cli.add_command(wavelets_command)
 

@@ -1,6 +1,7 @@
 """Options shared by several subcommands, so each has one name and one help text."""
 
 import re
+import shlex
 import sys
 
 import click
@@ -22,6 +23,11 @@ class ImageSize(click.ParamType):
         if not match or 0 in (int(match[1]), int(match[2])):
             self.fail(f"expected HEIGHTxWIDTH with positive integers, e.g. 32x32; got {value!r}.", param, ctx)
         return int(match[1]), int(match[2])
+
+
+def command_line():
+    """The command as typed, for the record in summaries and reports."""
+    return "wavelens " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
 
 
 def _set_progress(ctx, param, quiet):
@@ -80,6 +86,8 @@ def output_options(func):
                      help="Threads to use. Default: every core."),
         click.option("--quiet", "-q", is_flag=True, callback=_set_progress, expose_value=False,
                      help="No progress bars (they show only when stderr is a terminal)."),
+        click.option("--no-report", "no_report", is_flag=True,
+                     help="Do not write OUT/report.html (rebuild it later with 'wavelens report OUT')."),
     ]
     return _apply(options, func)
 

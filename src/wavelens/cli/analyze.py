@@ -7,7 +7,7 @@ import click
 from ..analyze import analyze
 from ..datasets import load_dataset
 from ..results import check_output_dir, write_analysis
-from ._options import dataset_options, output_options, pattern_options, wavelet_options
+from ._options import command_line, dataset_options, output_options, pattern_options, wavelet_options
 
 
 def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, **options):
@@ -79,7 +79,7 @@ def format_lowrank(summary):
                    "classes (1 = a randomly labeled dataset).")
 @output_options
 def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, energy,
-                    top_k, n_patterns, center, random_repeats, label_noise, out, overwrite, jobs):
+                    top_k, n_patterns, center, random_repeats, label_noise, out, overwrite, jobs, no_report):
     """Find the rank-1 patterns DATASET is made of and how they go with its classes.
 
     DATASET is a built-in name (digits, fashion-mnist, mnist; see 'wavelens
@@ -98,7 +98,8 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
     result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
                           mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
                           random_repeats=random_repeats, label_noise=label_noise)
-    summary = write_analysis(result, out, overwrite=overwrite)
+    result.command = command_line()
+    summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
     click.echo(format_lowrank(summary))
     click.echo(format_association(summary))
-    click.echo(f"Results in {out}/.")
+    click.echo(f"Results in {out}/" + ("." if no_report else "; open report.html in a browser."))

@@ -7,7 +7,7 @@ import click
 from ..datasets import load_dataset
 from ..results import check_output_dir, write_communities
 from ..spectral_analysis import find_communities
-from ._options import dataset_options, output_options, wavelet_options
+from ._options import command_line, dataset_options, output_options, wavelet_options
 
 
 def format_communities(summary, *, limit=40):
@@ -57,7 +57,7 @@ def format_communities(summary, *, limit=40):
 @output_options
 def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, features, n_features,
                         condition, max_features, neighbors, max_communities, n_communities, per_class, mixed_threshold, out,
-                        overwrite, jobs):
+                        overwrite, jobs, no_report):
     """Find communities of similar images in DATASET and what each is made of.
 
     Images are compared by cosine distance on selected wavelet coefficients in
@@ -80,6 +80,7 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
                               n_communities=n_communities, max_communities=max_communities, per_class=per_class,
                               mixed_threshold=mixed_threshold, seed=seed, n_jobs=jobs, params=params)
     result.timings_s = {"load": load_s, **result.timings_s}
-    summary = write_communities(result, out, overwrite=overwrite)
+    result.command = command_line()
+    summary = write_communities(result, out, overwrite=overwrite, report=not no_report)
     click.echo(format_communities(summary))
-    click.echo(f"Results in {out}/: summary.json, communities.csv.")
+    click.echo(f"Results in {out}/: summary.json, communities.csv" + ("." if no_report else ", report.html."))

@@ -10,7 +10,7 @@ from ..datasets import load_dataset
 from ..duplicates import find_duplicates
 from ..results import check_output_dir, write_duplicates
 from ..transform import wavelet_transform
-from ._options import ImageSize, output_options, wavelet_options
+from ._options import command_line, ImageSize, output_options, wavelet_options
 
 
 def _describe(data):
@@ -36,7 +36,7 @@ def _describe(data):
               help="Cosine similarity in the wavelet space at or above which two images are near-duplicates.")
 @output_options
 def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, resize, seed, wavelet, level, mode,
-                       threshold, out, overwrite, jobs):
+                       threshold, out, overwrite, jobs, no_report):
     """Find near-duplicate images within DATASET_A, or between DATASET_A and DATASET_B.
 
     Two images are near-duplicates when the cosine similarity of their wavelet
@@ -74,6 +74,7 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
     disagree = a.labels[pairs.index_a] != other.labels[pairs.index_b]
     summary = {
         "wavelens_version": __version__,
+        "command": command_line(),
         "dataset_a": _describe(a),
         "dataset_b": None if b is None else _describe(b),
         "params": {"threshold": threshold, "wavelet": wavelet, "level": level, "mode": mode, "limit": limit,
@@ -87,7 +88,7 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
         },
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
     }
-    write_duplicates(pairs, a, other, out, overwrite=overwrite, summary=summary)
+    write_duplicates(pairs, a, other, out, overwrite=overwrite, summary=summary, report=not no_report)
     counts = summary["duplicates"]
     where = "within " + a.name if b is None else f"between {a.name} ({a.split}) and {b.name} ({b.split})"
     click.echo(f"{counts['n_pairs']} near-duplicate pairs (cosine >= {threshold}) {where}: "
@@ -98,4 +99,4 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
         click.echo(f"  A[{int(a.index[ia])}] ({a.class_names[a.labels[ia]]}) ~ B[{int(other.index[ib])}] "
                    f"({other.class_names[other.labels[ib]]}): {pairs.similarity[i]:.4f}"
                    + (" exact" if pairs.exact[i] else ""))
-    click.echo(f"Results in {out}/: duplicates.csv, summary.json.")
+    click.echo(f"Results in {out}/: duplicates.csv, summary.json" + ("." if no_report else ", report.html."))

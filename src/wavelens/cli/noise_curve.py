@@ -4,7 +4,7 @@ import click
 
 from ..analyze import noise_curve
 from ..results import check_output_dir, write_noise_curve
-from ._options import dataset_options, output_options, pattern_options, wavelet_options
+from ._options import command_line, dataset_options, output_options, pattern_options, wavelet_options
 from .analyze import run_analysis
 
 
@@ -33,7 +33,7 @@ class FractionList(click.ParamType):
               show_default=True, help="Fractions of labels to replace uniformly at random.")
 @output_options
 def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, top_k,
-                        n_patterns, center, random_repeats, fractions, out, overwrite, jobs):
+                        n_patterns, center, random_repeats, fractions, out, overwrite, jobs, no_report):
     """Show how the pattern-class association falls as DATASET's labels are corrupted.
 
     The patterns are found once; then, for each fraction F, that fraction of
@@ -50,7 +50,8 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
     rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
     summary = result.summary()
     context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
-    write_noise_curve(rows, out, overwrite=overwrite, context=context)
+    context["command"] = command_line()
+    write_noise_curve(rows, out, overwrite=overwrite, context=context, report=not no_report)
     click.echo(f"{summary['dataset']['name']} ({summary['dataset']['split']}): "
                f"{summary['dataset']['n_images']} images. NMI of patterns with classes as labels are randomized:")
     click.echo(f"{'fraction':>8}  {'image patterns':>14}  {'random':>7}  {'dataset patterns':>16}  {'random':>7}")
@@ -61,4 +62,4 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
         i, d = kinds["image_patterns"], kinds["dataset_patterns"]
         click.echo(f"{fraction:8.2f}  {i['nmi']:14.4f}  {i.get('random_nmi', float('nan')):7.4f}  "
                    f"{d['nmi']:16.4f}  {d.get('random_nmi', float('nan')):7.4f}")
-    click.echo(f"Results in {out}/: noise_curve.json, noise_curve.csv.")
+    click.echo(f"Results in {out}/: noise_curve.json, noise_curve.csv" + ("." if no_report else ", report.html."))

@@ -1,0 +1,18 @@
+"""``wavelens report``: rebuild report.html from saved results."""
+
+import click
+
+from ..report import build_report
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path())
+def report_command(folder):
+    """Rebuild FOLDER/report.html from the results a wavelens command saved in FOLDER.
+
+    FOLDER is the --out folder of 'wavelens analyze', 'communities', 'duplicates'
+    or 'noise-curve'. The report is one self-contained HTML file: open it in any
+    browser, offline.
+    """
+    path = build_report(folder)
+    click.echo(f"Wrote {path}.")

@@ -1,0 +1,244 @@
+"""Figures of wavelens results: arrays in, matplotlib figures out.
+
+matplotlib is imported lazily, with the non-interactive Agg backend, so the
+library works without a display. Each function returns a ``Figure``; the
+report turns them into PNG bytes with :func:`to_png`.
+"""
+
+import io
+
+import numpy as np
+
+__all__ = [
+    "association_heatmaps",
+    "community_members",
+    "duplicate_pairs",
+    "eigenvalue_plot",
+    "image_grid",
+    "noise_curve_plot",
+    "pattern_gallery",
+    "rank_distribution",
+    "rebuild_series",
+    "singular_value_decay",
+    "to_png",
+    "wavelet_decomposition",
+]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def to_png(figure, *, dpi=90):
+    """PNG bytes of a figure (which is then closed)."""
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _show(axis, image, *, diverging=False):
+    image = np.asarray(image, dtype=np.float64)
+    if diverging:
+        limit = np.abs(image).max() or 1.0
+        axis.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    elif image.ndim == 3:
+        axis.imshow(np.clip(image, 0, 1))
+    else:
+        axis.imshow(image, cmap="gray", vmin=0, vmax=max(1.0, float(image.max())))
+    axis.set_xticks([])
+    axis.set_yticks([])
+
+
+def image_grid(images, labels, class_names, *, per_class=8, max_classes=20):
+    """Sample images, a row per class."""
+    plt = _pyplot()
+    classes = [c for c in range(len(class_names)) if np.any(labels == c)][:max_classes]
+    figure, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.95),
+                                squeeze=False)
+    for row, c in enumerate(classes):
+        members = images[labels == c][:per_class]
+        for col in range(per_class):
+            axis = axes[row, col]
+            if col < len(members):
+                _show(axis, members[col])
+            else:
+                axis.axis("off")
+        axes[row, 0].set_ylabel(class_names[c], rotation=0, ha="right", va="center", fontsize=8)
+    figure.subplots_adjust(wspace=0.05, hspace=0.05)
+    return figure
+
+
+def wavelet_decomposition(image, coefficients):
+    """An image beside its wavelet matrix (log of absolute values)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(6, 3))
+    _show(axes[0], image)
+    axes[0].set_title("image", fontsize=9)
+    matrix = np.asarray(coefficients, dtype=np.float64)
+    if matrix.ndim == 3:
+        matrix = np.sqrt((matrix ** 2).sum(axis=-1))
+    axes[1].imshow(np.log10(np.abs(matrix) + 1e-3), cmap="magma")
+    axes[1].set_xticks([])
+    axes[1].set_yticks([])
+    axes[1].set_title("wavelet matrix (log10 |coefficient|)", fontsize=9)
+    return figure
+
+
+def singular_value_decay(singular_values):
+    """Median and spread over images of s_j / s_1 against j."""
+    plt = _pyplot()
+    s = np.asarray(singular_values, dtype=np.float64)
+    s = np.sqrt((s ** 2).sum(axis=1)) if s.ndim == 3 else s
+    s = s[s[:, 0] > 0]
+    ratio = s / s[:, :1]
+    index = np.arange(1, s.shape[1] + 1)
+    low, median, high = np.percentile(ratio, [10, 50, 90], axis=0)
+    figure, axis = plt.subplots(figsize=(5, 3))
+    axis.fill_between(index, np.maximum(low, 1e-8), np.maximum(high, 1e-8), alpha=0.3,
+                      label="10th to 90th percentile")
+    axis.semilogy(index, np.maximum(median, 1e-8), marker="o", markersize=3, label="median image")
+    axis.set_xlabel("pattern j")
+    axis.set_ylabel("s_j / s_1")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def rank_distribution(ranks, max_rank, energy):
+    """Histogram of r(e) over images."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5, 3))
+    axis.hist(ranks, bins=np.arange(0, max_rank + 2) - 0.5, color="#4472c4")
+    axis.axvline(np.median(ranks), color="black", linestyle="--", label=f"median {np.median(ranks):g}")
+    axis.set_xlabel(f"rank-1 patterns for {energy:.0%} of the energy, r(e)")
+    axis.set_ylabel("images")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def rebuild_series(original, rebuilds, counts):
+    """An image rebuilt from 1, 2, 4, ... rank-1 patterns, beside the original."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(rebuilds) + 1, figsize=(1.3 * (len(rebuilds) + 1), 1.7))
+    for axis, image, count in zip(axes, rebuilds, counts):
+        _show(axis, image)
+        axis.set_title(f"{count} pattern{'s' if count > 1 else ''}", fontsize=8)
+    _show(axes[-1], original)
+    axes[-1].set_title("original", fontsize=8)
+    return figure
+
+
+def pattern_gallery(patterns, tables, class_names, *, title_prefix="P", order=None, max_patterns=24):
+    """Patterns in pixel space, each above a bar chart of its class distribution."""
+    plt = _pyplot()
+    tables = np.asarray(tables, dtype=np.float64)
+    order = np.arange(len(patterns)) if order is None else np.asarray(order)
+    order = order[:max_patterns]
+    columns = 8
+    rows = int(np.ceil(len(order) / columns))
+    figure, axes = plt.subplots(2 * rows, columns, figsize=(columns * 1.2, rows * 2.4),
+                                gridspec_kw={"height_ratios": [3, 1.2] * rows}, squeeze=False)
+    for slot in range(rows * columns):
+        image_axis, bar_axis = axes[2 * (slot // columns), slot % columns], axes[2 * (slot // columns) + 1,
+                                                                                slot % columns]
+        if slot >= len(order):
+            image_axis.axis("off")
+            bar_axis.axis("off")
+            continue
+        p = order[slot]
+        _show(image_axis, patterns[p], diverging=True)
+        image_axis.set_title(f"{title_prefix}{p}", fontsize=7)
+        row = tables[p]
+        share = row / row.sum() if row.sum() > 0 else row
+        bar_axis.bar(np.arange(len(share)), share, color="#4472c4", width=0.8)
+        bar_axis.set_ylim(0, 1)
+        bar_axis.set_xticks([])
+        bar_axis.set_yticks([])
+        if share.sum() > 0:
+            bar_axis.set_xlabel(class_names[int(share.argmax())][:12], fontsize=6, labelpad=1)
+    figure.subplots_adjust(wspace=0.1, hspace=0.35)
+    return figure
+
+
+def association_heatmaps(true_table, random_table, class_names, *, max_patterns=40):
+    """P(class | pattern) for true and random labels, side by side, the largest patterns first."""
+    plt = _pyplot()
+    true_table = np.asarray(true_table, dtype=np.float64)
+    random_table = np.asarray(random_table, dtype=np.float64)
+    order = np.argsort(-true_table.sum(axis=1), kind="stable")[:max_patterns]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 0.18 * len(order) + 1.8), sharey=True)
+    for axis, table, title in ((axes[0], true_table, "true labels"), (axes[1], random_table, "random labels")):
+        rows = table[order]
+        conditional = rows / np.maximum(rows.sum(axis=1, keepdims=True), 1e-300)
+        image = axis.imshow(conditional, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        axis.set_title(title, fontsize=9)
+        axis.set_xticks(np.arange(len(class_names)))
+        axis.set_xticklabels([n[:12] for n in class_names], rotation=90, fontsize=7)
+    axes[0].set_yticks(np.arange(len(order)))
+    axes[0].set_yticklabels([f"P{p}" for p in order], fontsize=6)
+    figure.colorbar(image, ax=axes, fraction=0.03, label="P(class | pattern)")
+    return figure
+
+
+def noise_curve_plot(fractions, nmi, random_nmi=None, *, label="image patterns"):
+    """NMI of patterns with classes against the fraction of random labels."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5, 3))
+    axis.plot(fractions, nmi, marker="o", label=f"{label}, corrupted labels")
+    if random_nmi is not None:
+        axis.plot(fractions, random_nmi, linestyle="--", color="gray", label="permuted-label control")
+    axis.set_xlabel("fraction of labels replaced at random")
+    axis.set_ylabel("NMI(pattern, class)")
+    axis.set_ylim(bottom=0)
+    axis.legend(fontsize=8)
+    return figure
+
+
+def eigenvalue_plot(eigenvalues, eigengap_k):
+    """The smallest Laplacian eigenvalues with the eigengap marked."""
+    plt = _pyplot()
+    values = np.asarray(eigenvalues)
+    figure, axis = plt.subplots(figsize=(5, 3))
+    index = np.arange(1, len(values) + 1)
+    axis.plot(index, values, marker="o", markersize=3)
+    axis.axvline(eigengap_k + 0.5, color="red", linestyle="--", label=f"largest gap after {eigengap_k}")
+    axis.set_xlabel("k")
+    axis.set_ylabel("eigenvalue of the normalized Laplacian")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def community_members(members, titles, *, per_row=5):
+    """A row of central members per community. ``members``: list of image stacks."""
+    plt = _pyplot()
+    rows = len(members)
+    figure, axes = plt.subplots(rows, per_row, figsize=(per_row * 0.9, rows * 0.95), squeeze=False)
+    for row, (stack, title) in enumerate(zip(members, titles)):
+        for col in range(per_row):
+            if col < len(stack):
+                _show(axes[row, col], stack[col])
+            else:
+                axes[row, col].axis("off")
+        axes[row, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=7)
+    figure.subplots_adjust(wspace=0.05, hspace=0.08)
+    return figure
+
+
+def duplicate_pairs(images_a, images_b, captions):
+    """Duplicate pairs side by side, a pair per column."""
+    plt = _pyplot()
+    n = len(images_a)
+    figure, axes = plt.subplots(2, n, figsize=(max(n, 1) * 1.2, 2.9), squeeze=False)
+    for i in range(n):
+        _show(axes[0, i], images_a[i])
+        _show(axes[1, i], images_b[i])
+        axes[0, i].set_title(captions[i], fontsize=6)
+    axes[0, 0].set_ylabel("A", rotation=0, ha="right")
+    axes[1, 0].set_ylabel("B", rotation=0, ha="right")
+    return figure
