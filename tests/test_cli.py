@@ -58,7 +58,9 @@ def test_same_seed_same_results(tmp_path):
         assert run_cli("analyze", "digits", "--limit", "300", "--seed", "7", "--out", tmp_path / name).returncode == 0
     a = json.loads((tmp_path / "a" / "summary.json").read_text())
     b = json.loads((tmp_path / "b" / "summary.json").read_text())
-    a.pop("timings_s"), b.pop("timings_s")
+    for summary in (a, b):
+        summary.pop("timings_s")
+        assert summary.pop("command").startswith("wavelens analyze digits")  # differs only by --out
     assert a == b
     assert (tmp_path / "a" / "per_image.csv").read_text() == (tmp_path / "b" / "per_image.csv").read_text()
 
@@ -165,7 +167,7 @@ def test_out_not_empty_is_refused_unless_overwrite(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "arrays.npz", "contingency_dataset_patterns.csv", "contingency_dataset_patterns_energy.csv",
         "contingency_image_patterns.csv", "contingency_image_patterns_energy.csv", "patterns.npz",
-        "per_image.csv", "summary.json"]
+        "per_image.csv", "report.html", "report.npz", "summary.json"]
 
 
 def test_failed_overwrite_keeps_old_results(tmp_path):
