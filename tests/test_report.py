@@ -1,0 +1,130 @@
+"""The report: figures drawn headless (Agg), and report.html opened in a real headless Chromium."""
+
+import io
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+from wavelens import figures
+from wavelens.report import build_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_ok(png):
+    assert png.startswith(PNG)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    assert image.std() > 5  # something was drawn
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: figures.image_grid(rng.random((20, 8, 8)), np.repeat([0, 1], 10), ["a", "b"]),
+    lambda rng: figures.image_grid(rng.random((6, 8, 8, 3)), np.arange(6) % 3, ["a", "b", "c"]),
+    lambda rng: figures.wavelet_decomposition(rng.random((8, 8)), rng.standard_normal((8, 8))),
+    lambda rng: figures.singular_value_decay(np.sort(rng.random((50, 1, 8)), axis=-1)[..., ::-1]),
+    lambda rng: figures.rank_distribution(rng.integers(1, 8, 100), 8, 0.99),
+    lambda rng: figures.rebuild_series(rng.random((8, 8)), rng.random((3, 8, 8)), [1, 2, 4]),
+    lambda rng: figures.pattern_gallery(rng.standard_normal((10, 8, 8)), rng.random((10, 3)), ["a", "b", "c"]),
+    lambda rng: figures.association_heatmaps(rng.random((10, 3)), rng.random((10, 3)), ["a", "b", "c"]),
+    lambda rng: figures.noise_curve_plot([0, 0.5, 1], [0.3, 0.1, 0.0], [0.001, 0.001, 0.001]),
+    lambda rng: figures.eigenvalue_plot(np.linspace(0, 0.5, 10), 3),
+    lambda rng: figures.community_members([rng.random((5, 8, 8)), rng.random((3, 8, 8))], ["#0", "#1"]),
+    lambda rng: figures.duplicate_pairs(rng.random((2, 8, 8)), rng.random((2, 8, 8)), ["x", "y"]),
+])
+def test_figures_render_headless(rng, make):
+    _png_ok(figures.to_png(make(rng)))
+
+
+def test_report_of_a_folder_without_results(tmp_path):
+    result = run_cli("report", tmp_path)
+    assert result.returncode == 2 and "holds no wavelens results" in result.stderr
+    result = run_cli("report", tmp_path / "missing")
+    assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("Chromium is not installed here: apt-get install chromium chromium-driver "
+                    "(.ci/run does it) to open the reports in a browser")
+    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager look for a driver online
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1200,2400",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    session = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    yield session
+    session.quit()
+
+
+def _open(browser, path):
+    browser.get(path.as_uri())
+    browser.get_log("browser")  # clear what an earlier page left
+    browser.refresh()
+    return browser
+
+
+def _check_page(browser, path, sections):
+    html = path.read_text()
+    # Self-contained: no scripts, no external images, styles, fonts or links.
+    assert "<script" not in html and not re.search(r'(src|href)="(?!data:)', html)
+    _open(browser, path)
+    ids = set(browser.execute_script("return Array.from(document.querySelectorAll('section')).map(s => s.id)"))
+    assert set(sections) <= ids, ids
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+    assert images and all(done and width > 0 for done, width, _ in images), images
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+    assert errors == []
+    shot = np.asarray(Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("L"), dtype=float)
+    assert shot.std() > 10  # not blank
+    return browser
+
+
+def test_analyze_report_in_browser(browser, tmp_path):
+    out = tmp_path / "digits"
+    assert run_cli("analyze", "digits", "--out", out).returncode == 0
+    _check_page(browser, out / "report.html",
+                ["findings", "samples", "wavelets", "lowrank", "patterns", "association", "provenance"])
+    text = browser.find_element("tag name", "body").text
+    assert "The median image is the sum of" in text and "rank-1 patterns" in text
+    assert "Pattern-class NMI" in text and "wavelens analyze digits --out" in text
+    assert len(browser.execute_script("return document.images")) == 9
+    # wavelens report rebuilds the same sections from the saved results
+    (out / "report.html").unlink()
+    assert run_cli("report", out).returncode == 0
+    _check_page(browser, out / "report.html", ["findings", "association"])
+
+
+def test_communities_duplicates_and_noise_reports_in_browser(browser, tmp_path):
+    runs = {
+        "c": (["communities", "digits", "--max-communities", "12"], ["findings", "spectrum", "communities"]),
+        "d": (["duplicates", "digits", "--threshold", "0.97"], ["findings", "duplicates"]),
+        "n": (["noise-curve", "digits", "--fractions", "0,0.5,1", "--random-repeats", "2"],
+              ["findings", "noise-curve"]),
+    }
+    for name, (args, sections) in runs.items():
+        result = run_cli(*args, "--out", tmp_path / name)
+        assert result.returncode == 0, result.stderr
+        _check_page(browser, tmp_path / name / "report.html", sections)
+
+
+def test_no_report(tmp_path):
+    out = tmp_path / "o"
+    assert run_cli("analyze", "digits", "--limit", "300", "--patterns", "10", "--no-report", "--out", out).returncode == 0
+    assert not (out / "report.html").exists() and (out / "report.npz").exists()
+    assert build_report(out).name == "report.html"
