@@ -134,35 +134,52 @@ def rebuild_series(original, rebuilds, counts):
     return figure
 
 
-def pattern_gallery(patterns, tables, class_names, *, title_prefix="P", order=None, max_patterns=24):
-    """Patterns in pixel space, each above a bar chart of its class distribution."""
+def pattern_gallery(patterns, tables, class_names, *, title_prefix="P", order=None, max_patterns=24, columns=8):
+    """Patterns in pixel space, each above a bar chart of its class distribution.
+
+    One axis for the whole gallery (a mosaic and one bar call), which draws
+    far faster than an axis per pattern.
+    """
     plt = _pyplot()
+    patterns = np.asarray(patterns, dtype=np.float64)
+    if patterns.ndim == 4:  # colour dataset patterns: show their luminance
+        patterns = patterns.mean(axis=-1)
     tables = np.asarray(tables, dtype=np.float64)
-    order = np.arange(len(patterns)) if order is None else np.asarray(order)
-    order = order[:max_patterns]
-    columns = 8
+    order = (np.arange(len(patterns)) if order is None else np.asarray(order))[:max_patterns]
+    h, w = patterns.shape[1:3]
+    gap, bar_height = max(1, w // 4), 0.6 * h
+    cell_w, cell_h = w + gap, h + bar_height + 2 * gap
     rows = int(np.ceil(len(order) / columns))
-    figure, axes = plt.subplots(2 * rows, columns, figsize=(columns * 1.2, rows * 2.4),
-                                gridspec_kw={"height_ratios": [3, 1.2] * rows}, squeeze=False)
-    for slot in range(rows * columns):
-        image_axis, bar_axis = axes[2 * (slot // columns), slot % columns], axes[2 * (slot // columns) + 1,
-                                                                                slot % columns]
-        if slot >= len(order):
-            image_axis.axis("off")
-            bar_axis.axis("off")
-            continue
-        p = order[slot]
-        _show(image_axis, patterns[p], diverging=True)
-        image_axis.set_title(f"{title_prefix}{p}", fontsize=7)
-        row = tables[p]
-        share = row / row.sum() if row.sum() > 0 else row
-        bar_axis.bar(np.arange(len(share)), share, color="#4472c4", width=0.8)
-        bar_axis.set_ylim(0, 1)
-        bar_axis.set_xticks([])
-        bar_axis.set_yticks([])
-        if share.sum() > 0:
-            bar_axis.set_xlabel(class_names[int(share.argmax())][:12], fontsize=6, labelpad=1)
-    figure.subplots_adjust(wspace=0.1, hspace=0.35)
+    mosaic = np.full((int(np.ceil(rows * cell_h)), columns * cell_w), np.nan)
+    bar_x, bar_height_list, bar_bottom, labels = [], [], [], []
+    n_classes = tables.shape[1]
+    for slot, p in enumerate(order):
+        row, col = divmod(slot, columns)
+        top, left = int(round(row * cell_h)), col * cell_w
+        tile = patterns[p]
+        mosaic[top:top + h, left:left + w] = tile / (np.abs(tile).max() or 1.0)
+        counts = tables[p]
+        share = counts / counts.sum() if counts.sum() > 0 else counts
+        width = w / n_classes
+        bar_x.extend(left - 0.5 + width * (np.arange(n_classes) + 0.5))
+        bar_height_list.extend(-share * bar_height)
+        bar_bottom.extend([top + h + gap + bar_height - 0.5] * n_classes)
+        best = class_names[int(share.argmax())][:10] if counts.sum() > 0 else ""
+        labels.append((left + w / 2, top - 0.8, f"{title_prefix}{p} {best}"))
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("white")
+    figure, axis = plt.subplots(figsize=(columns * 1.25, rows * 1.25 * cell_h / w))
+    axis.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    axis.bar(bar_x, bar_height_list, width=w / n_classes * 0.85, bottom=bar_bottom, color="#4472c4")
+    baselines = sorted(set(bar_bottom))
+    for slot in range(len(order)):
+        left = (slot % columns) * cell_w
+        axis.plot([left - 0.5, left + w - 0.5], [baselines[slot // columns]] * 2, color="#999", linewidth=0.5)
+    for x, y, text in labels:
+        axis.text(x, y, text, ha="center", va="bottom", fontsize=6)
+    axis.set_xlim(-0.5, mosaic.shape[1] - 0.5)
+    axis.set_ylim(mosaic.shape[0] - 0.5, -0.5 - 0.15 * h)
+    axis.axis("off")
     return figure
 
 

@@ -5,9 +5,9 @@ output folder only once complete, so an error never leaves half a result.
 """
 
 import csv
+import json
 import math
 import os
-import json
 import shutil
 import tempfile
 import time
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import WavelensError
+from .report_data import write_member_images, write_pair_images, write_report_data
 
 __all__ = ["check_output_dir", "output_dir", "write_analysis", "write_json", "write_noise_curve"]
 
@@ -157,11 +158,17 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
             dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
         )
         write_report_data(staging / "report.npz", analysis)
-        analysis.timings_s["write"] = time.perf_counter() - start
-        summary = analysis.summary()
-        write_json(staging / "summary.json", summary)
-        if report:
-            _build_report(staging)
+        summary = _finish(staging, analysis, start, report)
+    return summary
+
+
+def _finish(staging, analysis, start, report):
+    """Record the write time, write summary.json, and build the report."""
+    analysis.timings_s["write"] = time.perf_counter() - start
+    summary = analysis.summary()
+    write_json(staging / "summary.json", summary)
+    if report:
+        _build_report(staging)
     return summary
 
 
@@ -169,50 +176,6 @@ def _build_report(folder):
     from .report import build_report
 
     build_report(folder)
-
-
-def _as_uint8(images):
-    return np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
-
-
-def sample_indices(labels, n_classes, *, per_class=8, max_classes=20):
-    """The first ``per_class`` images of each of the first ``max_classes`` classes."""
-    picks = [np.flatnonzero(labels == c)[:per_class] for c in range(min(n_classes, max_classes))]
-    return np.concatenate(picks) if picks else np.zeros(0, int)
-
-
-def write_report_data(path, analysis):
-    """The few images and tables the analyze report shows, so ``wavelens report`` can rebuild it."""
-    from .association import contingency_table, share_table
-    from .lowrank import rebuild_from_patterns
-    from .transform import wavelet_transform
-
-    d, p, layout = analysis.dataset, analysis.patterns, analysis.layout
-    picks = sample_indices(d.labels, d.n_classes)
-    median = np.median(p.rank_at_energy)
-    example = int(np.flatnonzero(p.rank_at_energy == np.round(median))[0]) if np.any(
-        p.rank_at_energy == np.round(median)) else 0
-    coefficients, _ = wavelet_transform(d.images[example:example + 1], wavelet=layout.wavelet, level=layout.level,
-                                        mode=layout.mode, n_jobs=1)
-    counts = [c for c in (1, 2, 4, 8, 16, 32, 64) if c < p.max_possible_rank]
-    rebuilds = np.concatenate([rebuild_from_patterns(coefficients, layout, c) for c in counts])
-    rng = np.random.default_rng(analysis.params.get("seed", 0))
-    shuffled = rng.permutation(analysis.labels)
-    n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns
-    np.savez(
-        path,
-        sample_images=_as_uint8(d.images[picks]),
-        sample_labels=d.labels[picks],
-        example_index=int(d.index[example]),
-        example_image=d.images[example],
-        example_coefficients=coefficients[0],
-        example_rebuilds=rebuilds.astype(np.float32),
-        example_counts=np.array(counts),
-        table_image_true=contingency_table(dictionary.assignments, analysis.labels, dictionary.n_patterns, n_classes),
-        table_image_random=contingency_table(dictionary.assignments, shuffled, dictionary.n_patterns, n_classes),
-        table_dataset_true=share_table(dp.shares, analysis.labels, n_classes),
-        table_dataset_random=share_table(dp.shares, shuffled, n_classes),
-    )
 
 
 def write_json(path, content):
@@ -245,26 +208,9 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
             labels = d.labels.tolist()
             writer.writerows(zip(d.index.tolist(), labels, [d.class_names[c] for c in labels],
                                  analysis.assignment.tolist()))
-        _write_member_images(staging / "report.npz", analysis)
-        analysis.timings_s["write"] = time.perf_counter() - start
-        summary = analysis.summary()
-        write_json(staging / "summary.json", summary)
-        if report:
-            _build_report(staging)
+        write_member_images(staging / "report.npz", analysis)
+        summary = _finish(staging, analysis, start, report)
     return summary
-
-
-def _write_member_images(path, analysis, *, per_community=5, max_communities=30):
-    d = analysis.dataset
-    communities = [c for g in analysis.groups for c in g["communities"]][:max_communities]
-    images, ids, counts = [], [], []
-    for community in communities:
-        rows = np.searchsorted(d.index, community["central_members"][:per_community])
-        images.append(_as_uint8(d.images[rows]))
-        ids.append(community["community"])
-        counts.append(len(rows))
-    np.savez(path, member_images=np.concatenate(images) if images else np.zeros((0,) + d.image_shape, np.uint8),
-             member_communities=np.array(ids, dtype=np.int64), member_counts=np.array(counts, dtype=np.int64))
 
 
 def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summary=None, report=True):
@@ -283,11 +229,6 @@ def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summa
                 [dataset_b.class_names[c] for c in labels_b.tolist()],
                 (labels_a != labels_b).tolist(), pairs.exact.tolist()))
         write_json(staging / "summary.json", summary or {})
-        top = slice(0, 12)
-        rows_a, rows_b = pairs.index_a[top], pairs.index_b[top]
-        np.savez(staging / "report.npz", pair_images_a=_as_uint8(dataset_a.images[rows_a]),
-                 pair_images_b=_as_uint8(dataset_b.images[rows_b]),
-                 pair_captions=np.array([f"A{dataset_a.index[i]} B{dataset_b.index[j]}\n{s:.4f}" for i, j, s in
-                                         zip(rows_a, rows_b, pairs.similarity[top])]))
+        write_pair_images(staging / "report.npz", pairs, dataset_a, dataset_b)
         if report:
             _build_report(staging)

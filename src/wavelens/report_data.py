@@ -1,0 +1,76 @@
+"""The few images and tables each report draws, saved beside the results.
+
+``wavelens report DIR`` rebuilds a report from the results folder alone, so
+whatever a figure shows that the results do not otherwise hold (sample images,
+an example image's rebuilds, a random-label table) is saved in ``report.npz``.
+"""
+
+import numpy as np
+
+__all__ = ["sample_indices", "write_member_images", "write_pair_images", "write_report_data"]
+
+
+def _as_uint8(images):
+    return np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
+
+
+def sample_indices(labels, n_classes, *, per_class=8, max_classes=20):
+    """The first ``per_class`` images of each of the first ``max_classes`` classes."""
+    picks = [np.flatnonzero(labels == c)[:per_class] for c in range(min(n_classes, max_classes))]
+    return np.concatenate(picks) if picks else np.zeros(0, int)
+
+
+def write_report_data(path, analysis):
+    """The images and tables the analyze report shows."""
+    from .association import contingency_table, share_table
+    from .lowrank import rebuild_from_patterns
+    from .transform import wavelet_transform
+
+    d, p, layout = analysis.dataset, analysis.patterns, analysis.layout
+    picks = sample_indices(d.labels, d.n_classes)
+    median = np.median(p.rank_at_energy)
+    example = int(np.flatnonzero(p.rank_at_energy == np.round(median))[0]) if np.any(
+        p.rank_at_energy == np.round(median)) else 0
+    coefficients, _ = wavelet_transform(d.images[example:example + 1], wavelet=layout.wavelet, level=layout.level,
+                                        mode=layout.mode, n_jobs=1)
+    counts = [c for c in (1, 2, 4, 8, 16, 32, 64) if c < p.max_possible_rank]
+    rebuilds = np.concatenate([rebuild_from_patterns(coefficients, layout, c) for c in counts])
+    rng = np.random.default_rng(analysis.params.get("seed", 0))
+    shuffled = rng.permutation(analysis.labels)
+    n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns
+    np.savez(
+        path,
+        sample_images=_as_uint8(d.images[picks]),
+        sample_labels=d.labels[picks],
+        example_index=int(d.index[example]),
+        example_image=d.images[example],
+        example_coefficients=coefficients[0],
+        example_rebuilds=rebuilds.astype(np.float32),
+        example_counts=np.array(counts),
+        table_image_true=contingency_table(dictionary.assignments, analysis.labels, dictionary.n_patterns, n_classes),
+        table_image_random=contingency_table(dictionary.assignments, shuffled, dictionary.n_patterns, n_classes),
+        table_dataset_true=share_table(dp.shares, analysis.labels, n_classes),
+        table_dataset_random=share_table(dp.shares, shuffled, n_classes),
+    )
+
+
+def write_member_images(path, analysis, *, per_community=5, max_communities=30):
+    d = analysis.dataset
+    communities = [c for g in analysis.groups for c in g["communities"]][:max_communities]
+    images, ids, counts = [], [], []
+    for community in communities:
+        rows = np.searchsorted(d.index, community["central_members"][:per_community])
+        images.append(_as_uint8(d.images[rows]))
+        ids.append(community["community"])
+        counts.append(len(rows))
+    np.savez(path, member_images=np.concatenate(images) if images else np.zeros((0,) + d.image_shape, np.uint8),
+             member_communities=np.array(ids, dtype=np.int64), member_counts=np.array(counts, dtype=np.int64))
+
+
+def write_pair_images(path, pairs, dataset_a, dataset_b, *, n_pairs=12):
+    """The closest duplicate pairs' images and captions."""
+    rows_a, rows_b = pairs.index_a[:n_pairs], pairs.index_b[:n_pairs]
+    captions = [f"A{dataset_a.index[i]} B{dataset_b.index[j]}\n{s:.4f}"
+                for i, j, s in zip(rows_a, rows_b, pairs.similarity[:n_pairs])]
+    np.savez(path, pair_images_a=_as_uint8(dataset_a.images[rows_a]),
+             pair_images_b=_as_uint8(dataset_b.images[rows_b]), pair_captions=np.array(captions))
