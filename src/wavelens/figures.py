@@ -166,8 +166,7 @@ def pattern_gallery(patterns, tables, class_names, *, title_prefix="P", order=No
         bar_bottom.extend([top + h + gap + bar_height - 0.5] * n_classes)
         best = class_names[int(share.argmax())][:10] if counts.sum() > 0 else ""
         labels.append((left + w / 2, top - 0.8, f"{title_prefix}{p} {best}"))
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
     figure, axis = plt.subplots(figsize=(columns * 1.25, rows * 1.25 * cell_h / w))
     axis.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     axis.bar(bar_x, bar_height_list, width=w / n_classes * 0.85, bottom=bar_bottom, color="#4472c4")
