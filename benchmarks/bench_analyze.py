@@ -2,7 +2,9 @@
 
 Both run as fresh processes (interpreter start and imports included), one
 after the other, several times, in one session; the script prints each run,
-the medians and their ratio.
+the medians and their ratio. wavelens runs twice a round: as the default
+command (which also draws report.html) and with --no-report (the same work
+as the baseline's and more: r(e), PSNR, dataset patterns, every statistic).
 
     python benchmarks/bench_analyze.py [--repeats 3]
 """
@@ -31,7 +33,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    baseline, ours = [], []
+    baseline, ours, bare = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
             seconds, output = run([sys.executable, HERE / "baseline_analyze.py"])
@@ -42,8 +44,13 @@ def main():
             ours.append(seconds)
             nmi_line = next(line for line in output.splitlines() if line.startswith("Association of 100 image"))
             print(f"wavelens run {i + 1}: {seconds:6.2f} s  ({nmi_line[:110]}...)")
-    b, o = statistics.median(baseline), statistics.median(ours)
-    print(f"median: baseline {b:.2f} s, wavelens analyze {o:.2f} s, speed-up {b / o:.1f}x")
+            seconds, _ = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split", "train",
+                              "--no-report", "--out", Path(tmp) / f"bare{i}"])
+            bare.append(seconds)
+            print(f"wavelens --no-report run {i + 1}: {seconds:6.2f} s")
+    b, o, n = statistics.median(baseline), statistics.median(ours), statistics.median(bare)
+    print(f"median: baseline {b:.2f} s; wavelens analyze {o:.2f} s ({b / o:.1f}x); "
+          f"with --no-report {n:.2f} s ({b / n:.1f}x)")
 
 
 if __name__ == "__main__":
