@@ -129,22 +129,26 @@ def _check_classes(dataset, n_patterns):
         )
 
 
-def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repeats, seed):
-    n_prototypes = dictionary.n_patterns
+def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repeats, seed,
+                 kinds=("image_patterns", "dataset_patterns")):
+    result = {}
+    if "image_patterns" in kinds:
+        def image_table(labels):
+            return contingency_table(dictionary.assignments, labels, dictionary.n_patterns, n_classes)
 
-    def image_table(labels):
-        return contingency_table(dictionary.assignments, labels, n_prototypes, n_classes)
+        image = compare_with_random(image_table, labels, repeats=repeats, seed=seed)
+        image.update(n_patterns=dictionary.n_patterns, top_k=top_k, table="counts")
+        image["signatures"] = class_signatures(image_table(labels), class_names)
+        result["image_patterns"] = image
+    if "dataset_patterns" in kinds:
+        def dataset_table(labels):
+            return share_table(dp.shares, labels, n_classes)
 
-    def dataset_table(labels):
-        return share_table(dp.shares, labels, n_classes)
-
-    image = compare_with_random(image_table, labels, repeats=repeats, seed=seed)
-    image.update(n_patterns=n_prototypes, top_k=top_k, table="counts")
-    image["signatures"] = class_signatures(image_table(labels), class_names)
-    data = compare_with_random(dataset_table, labels, repeats=repeats, seed=seed)
-    data.update(n_patterns=int(dp.shares.shape[1]), table="energy shares")
-    data["signatures"] = class_signatures(dataset_table(labels), class_names)
-    return {"image_patterns": image, "dataset_patterns": data}
+        data = compare_with_random(dataset_table, labels, repeats=repeats, seed=seed)
+        data.update(n_patterns=int(dp.shares.shape[1]), table="energy shares")
+        data["signatures"] = class_signatures(dataset_table(labels), class_names)
+        result["dataset_patterns"] = data
+    return result
 
 
 def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=3,
@@ -224,19 +228,21 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
                       timings_s=timings)
     if not label_noise:
         # A short noise curve for the report: the patterns stay, only the labels change.
-        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, seed=seed)
+        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, seed=seed, kinds=("image_patterns",))
         association["noise_curve"] = [
-            {key: row[key] for key in ("fraction", "nmi", "random_nmi") if key in row}
-            for row in curve if row["kind"] == "image_patterns"]
+            {key: row[key] for key in ("fraction", "nmi", "random_nmi") if key in row} for row in curve]
         lap("noise_curve")
     return result
 
 
-def noise_curve(analysis, fractions, *, random_repeats=5, seed=0):
+def noise_curve(analysis, fractions, *, random_repeats=5, seed=0, kinds=("image_patterns", "dataset_patterns")):
     """Association statistics as a growing fraction of labels is made random.
 
     The patterns do not depend on the labels, so they are computed once (in
     ``analysis``) and only the association is recomputed for each fraction.
+
+    kinds : tuple of str, default=("image_patterns", "dataset_patterns")
+        Which pattern kinds to follow.
 
     Returns
     -------
@@ -250,8 +256,8 @@ def noise_curve(analysis, fractions, *, random_repeats=5, seed=0):
         labels = noisy_labels(d.labels, fraction, d.n_classes, seed=seed)
         result = _association(analysis.dictionary, analysis.dataset_patterns, labels, d.n_classes,
                               d.class_names, top_k=analysis.dictionary.top_k, repeats=random_repeats,
-                              seed=seed)
-        for kind in ("image_patterns", "dataset_patterns"):
+                              seed=seed, kinds=kinds)
+        for kind in kinds:
             stats = result[kind]
             row = {"fraction": float(fraction), "kind": kind, **stats["true"]}
             if "random" in stats:

@@ -201,9 +201,9 @@ def share_table(shares, labels, n_classes):
     shares : ndarray of shape (n_images, n_patterns)
         Each image's share of each pattern.
     """
-    one_hot = np.zeros((len(labels), n_classes))
-    one_hot[np.arange(len(labels)), labels] = 1.0
-    return shares.T @ one_hot
+    one_hot = np.zeros((len(labels), n_classes), dtype=shares.dtype)
+    one_hot[np.arange(len(labels)), labels] = 1
+    return (shares.T @ one_hot).astype(np.float64)
 
 
 def noisy_labels(labels, fraction, n_classes, *, seed=0):
