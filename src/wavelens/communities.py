@@ -14,8 +14,6 @@ the graph stays sparse throughout.
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh
 
 from ._validation import WavelensError
 
@@ -53,6 +51,8 @@ _DENSE_LIMIT = 2000
 
 def _component_spectrum(normalized, k, rng):
     """Largest k eigenpairs of one connected component's normalized adjacency."""
+    from scipy.sparse.linalg import eigsh
+
     n = normalized.shape[0]
     if n <= _DENSE_LIMIT or k >= n - 1:
         values, vectors = np.linalg.eigh(normalized.toarray())
@@ -77,6 +77,7 @@ def laplacian_spectrum(graph, n_eigenvalues, *, seed=0):
     vectors : ndarray of shape (n_images, n_eigenvalues)
         Eigenvectors of the random-walk Laplacian D^-1 L, in the same order.
     """
+    import scipy.sparse as sp
     from scipy.sparse.csgraph import connected_components
 
     n = graph.shape[0]

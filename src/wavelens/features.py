@@ -22,7 +22,6 @@ decreases, so the cut is found by bisection.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
 
 from ._chunks import DEFAULT_CHUNK_SIZE
 from ._validation import WavelensError
@@ -104,6 +103,8 @@ def _cut_at_condition(gram, order, condition):
 
 
 def _pivoted_cholesky_order(gram):
+    from scipy.linalg import lapack
+
     factor, pivots, rank, info = lapack.dpstrf(gram, lower=0, tol=-1.0)
     if info < 0:
         raise RuntimeError(f"LAPACK dpstrf failed with info={info}")

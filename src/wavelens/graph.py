@@ -10,7 +10,6 @@ image has cosine 0 with everything.
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._validation import WavelensError
 
@@ -40,6 +39,7 @@ def knn_graph(features, *, n_neighbors=10, n_jobs=None):
     sigma : float
         The weight scale, std of the neighbour distances.
     """
+    import scipy.sparse as sp
     from sklearn.neighbors import NearestNeighbors
 
     n = len(features)
