@@ -102,10 +102,11 @@ def _r_factor(rows, mean, chunk_size):
 def _spectrum(gram, r_factor, n_rows):
     """Singular values (descending) and right singular vectors from a Gram matrix, or
     from ``r_factor()`` (R of the QR of the matrix) where the Gram matrix cannot resolve them."""
-    eigenvalues, eigenvectors = np.linalg.eigh(gram)
-    s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
-    if len(s) and s[-1] > _GRAM_RESOLUTION * s[0] and n_rows >= len(s):
-        return s, eigenvectors[:, ::-1]
+    if n_rows >= gram.shape[0]:  # otherwise the Gram matrix is singular: go to QR at once
+        eigenvalues, eigenvectors = np.linalg.eigh(gram)
+        s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
+        if len(s) and s[-1] > _GRAM_RESOLUTION * s[0]:
+            return s, eigenvectors[:, ::-1]
     _, s, vt = np.linalg.svd(r_factor(), full_matrices=False)
     return s, vt.T
 
@@ -141,7 +142,9 @@ def dataset_spectra(images, layout, *, center=False, chunk_size=DEFAULT_CHUNK_SI
 
     Both come from one pass over the pixels: W^T W = M^T (X^T X) M, and where
     the Gram matrices cannot resolve the spectrum, R_W = R_X M from a chunked
-    QR of X. The wavelet coefficients themselves are never needed in float64.
+    QR of X. When the transform is orthogonal, W has X's singular values and
+    right singular vectors M^T v. The wavelet coefficients themselves are never
+    needed in float64.
 
     Returns
     -------
@@ -167,8 +170,12 @@ def dataset_spectra(images, layout, *, center=False, chunk_size=DEFAULT_CHUNK_SI
             cache["r"] = _r_factor(images, mean, _QR_CHUNK)
         return cache["r"]
 
-    pixel_s, _ = _spectrum(gram, r_pixels, n)
-    wavelet_s, vectors = _spectrum(transform.T @ gram @ transform, lambda: r_pixels() @ transform, n)
+    pixel_s, pixel_vectors = _spectrum(gram, r_pixels, n)
+    if layout.orthogonal:
+        # W = X M with M orthogonal: the same singular values, right vectors M^T v.
+        wavelet_s, vectors = pixel_s, transform.T @ pixel_vectors
+    else:
+        wavelet_s, vectors = _spectrum(transform.T @ gram @ transform, lambda: r_pixels() @ transform, n)
     return pixel_s, wavelet_s, vectors, None if mean is None else mean @ transform
 
 
