@@ -56,22 +56,32 @@ def _show(axis, image, *, diverging=False):
     axis.set_yticks([])
 
 
+def _mosaic(rows_of_images, gap=2):
+    """Images laid out in rows on a white canvas (grey or RGB), and each tile's top-left corner."""
+    first = np.asarray(rows_of_images[0][0])
+    h, w = first.shape[:2]
+    columns = max(len(row) for row in rows_of_images)
+    colour = any(np.asarray(image).ndim == 3 for row in rows_of_images for image in row)
+    canvas = np.ones((len(rows_of_images) * (h + gap) - gap, columns * (w + gap) - gap) + ((3,) if colour else ()))
+    for r, row in enumerate(rows_of_images):
+        for c, image in enumerate(row):
+            image = np.clip(np.asarray(image, dtype=np.float64), 0, 1)
+            if colour and image.ndim == 2:
+                image = np.repeat(image[..., None], 3, axis=-1)
+            canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = image
+    return canvas, h, w, gap
+
+
 def image_grid(images, labels, class_names, *, per_class=8, max_classes=20):
-    """Sample images, a row per class."""
+    """Sample images, a row per class (one mosaic, drawn at once)."""
     plt = _pyplot()
     classes = [c for c in range(len(class_names)) if np.any(labels == c)][:max_classes]
-    figure, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.95),
-                                squeeze=False)
+    canvas, h, w, gap = _mosaic([list(images[labels == c][:per_class]) for c in classes])
+    figure, axis = plt.subplots(figsize=(per_class * 0.9 + 1.2, len(classes) * 0.9))
+    axis.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for row, c in enumerate(classes):
-        members = images[labels == c][:per_class]
-        for col in range(per_class):
-            axis = axes[row, col]
-            if col < len(members):
-                _show(axis, members[col])
-            else:
-                axis.axis("off")
-        axes[row, 0].set_ylabel(class_names[c], rotation=0, ha="right", va="center", fontsize=8)
-    figure.subplots_adjust(wspace=0.05, hspace=0.05)
+        axis.text(-gap * 2, row * (h + gap) + h / 2, class_names[c], ha="right", va="center", fontsize=8)
+    axis.axis("off")
     return figure
 
 
@@ -233,16 +243,12 @@ def eigenvalue_plot(eigenvalues, eigengap_k):
 def community_members(members, titles, *, per_row=5):
     """A row of central members per community. ``members``: list of image stacks."""
     plt = _pyplot()
-    rows = len(members)
-    figure, axes = plt.subplots(rows, per_row, figsize=(per_row * 0.9, rows * 0.95), squeeze=False)
-    for row, (stack, title) in enumerate(zip(members, titles)):
-        for col in range(per_row):
-            if col < len(stack):
-                _show(axes[row, col], stack[col])
-            else:
-                axes[row, col].axis("off")
-        axes[row, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=7)
-    figure.subplots_adjust(wspace=0.05, hspace=0.08)
+    canvas, h, w, gap = _mosaic([list(stack[:per_row]) for stack in members])
+    figure, axis = plt.subplots(figsize=(per_row * 0.9 + 1.0, len(members) * 0.9))
+    axis.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for row, title in enumerate(titles):
+        axis.text(-gap * 2, row * (h + gap) + h / 2, title, ha="right", va="center", fontsize=7)
+    axis.axis("off")
     return figure
 
 

@@ -54,6 +54,10 @@ def _fmt(value, digits=3):
     return str(value)
 
 
+def _z_text(z):
+    return "n/a" if z is None else f"{z:,.0f}" if abs(z) >= 10 else f"{z:.2f}"
+
+
 def _p_text(stats):
     repeats = stats["random"]["repeats"]
     if stats["p_value"] <= 1 / (repeats + 1):
@@ -92,8 +96,8 @@ def _analyze_headline(s):
         f"{lr['max_possible_rank']} possible) for {lr['energy']:.0%} of its energy; 95% of images need at most "
         f"{lr['rank_p95']:g}. Rebuilt from them, the median image has PSNR {psnr}.",
         f"Pattern-class NMI <b>{image['true']['nmi']:.3f}</b> with the labels, "
-        f"<b>{image['random']['nmi']:.4f}</b> &plusmn; {image['random']['nmi_std']:.4f} with randomly permuted "
-        f"labels (z = {_fmt(image['z_score'])}, {_p_text(image)}): {_association_verdict(image)}.",
+        f"<b>{image['random']['nmi']:.4f}</b> &plusmn; {image['random']['nmi_std']:.2g} with randomly permuted "
+        f"labels (z = {_z_text(image['z_score'])}, {_p_text(image)}): {_association_verdict(image)}.",
     ]
     if a.get("label_noise"):
         items.append(f"This run replaced <b>{a['label_noise']:.0%}</b> of the labels at random (--label-noise).")

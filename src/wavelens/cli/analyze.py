@@ -43,8 +43,8 @@ def format_association(summary):
         line = (f"Association of {stats['n_patterns']} {name} with classes: NMI {stats['true']['nmi']:.3f}, "
                 f"Cramer's V {stats['true']['cramers_v']:.3f}, purity {stats['true']['purity']:.3f}")
         if "random" in stats:
-            z = "n/a" if stats["z_score"] is None else f"{stats['z_score']:.0f}"
-            line += (f"; random labels NMI {stats['random']['nmi']:.4f} +/- {stats['random']['nmi_std']:.4f} "
+            z = "n/a" if stats["z_score"] is None else f"{stats['z_score']:,.0f}"
+            line += (f"; random labels NMI {stats['random']['nmi']:.4f} +/- {stats['random']['nmi_std']:.2g} "
                      f"(z = {z}, {_p_value(stats)}).")
         lines.append(line)
     lines.append(f"Dataset matrix: numerical rank {s['numerical_rank_wavelet']} (pixels: {s['numerical_rank_pixel']}); "
