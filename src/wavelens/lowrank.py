@@ -173,8 +173,7 @@ def _errors_from_energies(s, r, layout):
     return relative, psnr_db
 
 
-def _errors_by_rebuild(a, r, images, layout):
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
+def _errors_by_rebuild(u, s, vt, r, images, layout):
     truncated = _channels_last(_truncate(u, s, vt, r), layout)
     rebuilt = inverse_wavelet_transform(truncated, layout, n_jobs=1)
     x = np.asarray(images, np.float64).reshape(len(images), -1)
@@ -185,20 +184,14 @@ def _errors_by_rebuild(a, r, images, layout):
     return relative, psnr(images, rebuilt)
 
 
-def _spectrum(a, *, top_k, exact):
-    """Singular values of every matrix in ``a`` (m, C, rows, cols), largest first,
-    with the top ``top_k`` left and right singular vectors.
+def _gram_spectrum(a, top_k):
+    """Singular values of every matrix in ``a`` (m, C, rows, cols), largest first, and the
+    top ``top_k`` left and right singular vectors, from the smaller Gram matrix.
 
-    ``exact`` uses the SVD. Otherwise the eigen-decomposition of the smaller
-    Gram matrix, about twice as fast: its singular values are accurate to about
-    1e-8 of the largest, far inside float32 data's rounding, so it serves
+    About twice as fast as the SVD; singular values come out accurate to about
+    1e-8 of the largest, far inside float32 data's rounding, so this serves
     float32 images only.
     """
-    if exact:
-        if not top_k:
-            return np.linalg.svd(a, compute_uv=False), None, None
-        u, s, vt = np.linalg.svd(a, full_matrices=False)
-        return s, u[..., :top_k], vt[..., :top_k, :].swapaxes(-1, -2)
     tall = a.shape[-2] >= a.shape[-1]
     gram = np.matmul(a.swapaxes(-1, -2), a) if tall else np.matmul(a, a.swapaxes(-1, -2))
     if not top_k:
@@ -243,14 +236,19 @@ def _canonical_top_patterns(s, u, v, top_k):
 
 def _decompose_chunk(coefficients, images, layout, energy, dtype, top_k):
     a = _channels_first(coefficients, layout)
-    exact = dtype == np.float64 or not layout.orthogonal
-    s, u, v = _spectrum(a, top_k=top_k, exact=exact)
+    if layout.orthogonal and dtype == np.float32:
+        s, u, v = _gram_spectrum(a, top_k)
+    elif layout.orthogonal and not top_k:
+        s = np.linalg.svd(a, compute_uv=False)
+    else:
+        u_all, s, vt_all = np.linalg.svd(a, full_matrices=False)
+        u, v = u_all[..., :top_k], vt_all[..., :top_k, :].swapaxes(-1, -2)
     r = rank_at_energy(s, energy)
     rank = _numerical_rank(s, layout.matrix_shape, dtype)
     if layout.orthogonal:
         relative, psnr_db = _errors_from_energies(s, r, layout)
     else:
-        relative, psnr_db = _errors_by_rebuild(a, r, images, layout)
+        relative, psnr_db = _errors_by_rebuild(u_all, s, vt_all, r, images, layout)
     # Patterns below the numerical-rank tolerance are rounding noise, not patterns.
     significant = np.where(s > s[..., :1] * max(layout.matrix_shape) * np.finfo(dtype).eps, s, 0.0)
     top = _canonical_top_patterns(significant, u, v, top_k) if top_k else (None,) * 4
