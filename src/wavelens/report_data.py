@@ -20,8 +20,8 @@ def sample_indices(labels, n_classes, *, per_class=8, max_classes=20):
     return np.concatenate(picks) if picks else np.zeros(0, int)
 
 
-def write_report_data(path, analysis):
-    """The images and tables the analyze report shows."""
+def write_report_data(path, analysis, tables):
+    """The images and tables the analyze report shows (``tables``: from ``analysis.tables()``)."""
     from .association import contingency_table, share_table
     from .lowrank import rebuild_from_patterns
     from .transform import wavelet_transform
@@ -47,9 +47,9 @@ def write_report_data(path, analysis):
         example_coefficients=coefficients[0],
         example_rebuilds=rebuilds.astype(np.float32),
         example_counts=np.array(counts),
-        table_image_true=contingency_table(dictionary.assignments, analysis.labels, dictionary.n_patterns, n_classes),
+        table_image_true=tables["image_patterns"]["counts"],
         table_image_random=contingency_table(dictionary.assignments, shuffled, dictionary.n_patterns, n_classes),
-        table_dataset_true=share_table(dp.shares, analysis.labels, n_classes),
+        table_dataset_true=tables["dataset_patterns"]["energy"],
         table_dataset_random=share_table(dp.shares, shuffled, n_classes),
     )
 

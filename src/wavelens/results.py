@@ -68,7 +68,7 @@ def output_dir(out, *, overwrite=False):
 
 def _format(value):
     if isinstance(value, (float, np.floating)):
-        return "inf" if np.isposinf(value) else f"{value:.6g}"
+        return "inf" if math.isinf(value) and value > 0 else f"{value:.6g}"
     return value
 
 
@@ -77,8 +77,8 @@ def write_per_image_csv(path, analysis):
     noisy = bool(analysis.params.get("label_noise"))
     ids = analysis.dictionary.assignments
     dominant = analysis.dataset_patterns.dominant
-    relative = [f"{x:.6g}" for x in p.relative_error.tolist()]
-    psnr = ["inf" if math.isinf(x) else f"{x:.6g}" for x in p.psnr_db.tolist()]
+    relative = [_format(x) for x in p.relative_error.tolist()]
+    psnr = [_format(x) for x in p.psnr_db.tolist()]
     image_ids = [";".join(str(i) for i in row if i >= 0) for row in ids.tolist()]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -140,7 +140,8 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
     start = time.perf_counter()
     with output_dir(out, overwrite=overwrite) as staging:
         write_per_image_csv(staging / "per_image.csv", analysis)
-        for kind, tables in analysis.tables().items():
+        tables_by_kind = analysis.tables()
+        for kind, tables in tables_by_kind.items():
             write_contingency_csv(staging / f"contingency_{kind}.csv", tables["counts"],
                                   analysis.dataset.class_names)
             write_contingency_csv(staging / f"contingency_{kind}_energy.csv", tables["energy"],
@@ -157,7 +158,7 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
             image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
             dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
         )
-        write_report_data(staging / "report.npz", analysis)
+        write_report_data(staging / "report.npz", analysis, tables_by_kind)
         summary = _finish(staging, analysis, start, report)
     return summary
 

@@ -3,11 +3,13 @@
 import re
 import shlex
 import sys
+import time
 
 import click
 import pywt
 
 from .. import _progress as progress
+from ..datasets import load_dataset
 
 
 
@@ -23,6 +25,15 @@ class ImageSize(click.ParamType):
         if not match or 0 in (int(match[1]), int(match[2])):
             self.fail(f"expected HEIGHTxWIDTH with positive integers, e.g. 32x32; got {value!r}.", param, ctx)
         return int(match[1]), int(match[2])
+
+
+def load_for_command(dataset, split, data_dir, limit, resize, seed):
+    """Load DATASET as the dataset options say; return it, the seconds it took, and the options to record."""
+    start = time.perf_counter()
+    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+    params = {"dataset": dataset, "split": data.split, "limit": limit,
+              "resize": list(resize) if resize else None, "data_dir": data_dir}
+    return data, time.perf_counter() - start, params
 
 
 def command_line():

@@ -1,22 +1,15 @@
 """``wavelens analyze``: rank-1 patterns, pattern dictionary, association with classes."""
 
-import time
-
 import click
 
 from ..analyze import analyze
-from ..datasets import load_dataset
 from ..results import check_output_dir, write_analysis
-from ._options import command_line, dataset_options, output_options, pattern_options, wavelet_options
+from ._options import command_line, dataset_options, load_for_command, output_options, pattern_options, wavelet_options
 
 
 def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, **options):
     """Load DATASET and analyse it; shared by the commands that need the whole analysis."""
-    start = time.perf_counter()
-    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
-    load_s = time.perf_counter() - start
-    params = {"dataset": dataset, "split": data.split, "limit": limit,
-              "resize": list(resize) if resize else None, "data_dir": data_dir}
+    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
     result = analyze(data, seed=seed, n_jobs=jobs, params=params, **options)
     result.timings_s = {"load": load_s, **result.timings_s}
     return result

@@ -1,13 +1,10 @@
 """``wavelens communities``: communities of similar images and their class make-up."""
 
-import time
-
 import click
 
-from ..datasets import load_dataset
 from ..results import check_output_dir, write_communities
 from ..spectral_analysis import find_communities
-from ._options import command_line, dataset_options, output_options, wavelet_options
+from ._options import load_for_command, command_line, dataset_options, output_options, wavelet_options
 
 
 def format_communities(summary, *, limit=40):
@@ -69,11 +66,7 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
     Writes OUT/summary.json and OUT/communities.csv (image index, label, community).
     """
     check_output_dir(out, overwrite=overwrite)
-    start = time.perf_counter()
-    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
-    load_s = time.perf_counter() - start
-    params = {"dataset": dataset, "split": data.split, "limit": limit,
-              "resize": list(resize) if resize else None, "data_dir": data_dir}
+    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
     result = find_communities(data, wavelet=wavelet, level=level, mode=mode, features=features,
                               n_features=n_features, condition=condition, max_features=max_features,
                               n_neighbors=neighbors,
