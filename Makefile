@@ -6,7 +6,7 @@ OUT ?= results/digits
 
 .PHONY: setup analyze test bench clean
 
-$(BIN)/wavelens: pyproject.toml
+$(BIN)/wavelens: pyproject.toml setup.py src/wavelens/_kernels.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

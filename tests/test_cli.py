@@ -34,7 +34,7 @@ def test_analyze_digits_end_to_end(tmp_path):
     lowrank = summary["lowrank"]
     assert lowrank["max_possible_rank"] == 8
     assert 1 <= lowrank["rank_median"] <= lowrank["rank_p95"] <= lowrank["rank_max"] <= 8
-    assert set(summary["timings_s"]) >= {"load", "transform", "decompose", "dictionary", "dataset_patterns",
+    assert set(summary["timings_s"]) >= {"load", "decompose", "dictionary", "dataset_patterns",
                                          "association", "write"}
 
     with open(out / "per_image.csv") as handle:

@@ -58,7 +58,7 @@ def test_noise_curve_falls(planted):
 def test_dataset_patterns_span_the_planted_patterns(planted):
     dataset, truth = planted
     coefficients, layout = wavelet_transform(dataset.images)
-    dp = dataset_patterns(coefficients, dataset.images, layout, n_patterns=6, energy=0.99)
+    dp = dataset_patterns(dataset.images, layout, n_patterns=6, energy=0.99)
     assert dp.n_patterns_at_energy == 4
     top4 = dp.components[:4]
     projection = top4.T @ (top4 @ truth.reshape(4, -1).T)
@@ -70,7 +70,7 @@ def test_numerical_ranks_of_pixel_and_wavelet_matrices_agree_on_digits():
     images = load_dataset("digits").images
     # db2 coefficients in float32 carry rounding; the ranks are taken from the pixels in float64.
     coefficients, layout = wavelet_transform(images, wavelet="db2", level=1, mode="periodization")
-    dp = dataset_patterns(coefficients, images, layout, n_patterns=10)
+    dp = dataset_patterns(images, layout, n_patterns=10)
     # Three pixels are blank in every digit: numpy's rank of the float64 pixel matrix is 61.
     expected = np.linalg.matrix_rank(images.reshape(len(images), -1).astype(np.float64))
     assert expected == 61
@@ -101,7 +101,7 @@ def test_numerical_rank_resolves_what_the_gram_matrix_cannot(rng):
 def test_centered_dataset_patterns_are_principal_components(planted):
     dataset, _ = planted
     coefficients, layout = wavelet_transform(dataset.images)
-    dp = dataset_patterns(coefficients, dataset.images, layout, n_patterns=3, center=True)
+    dp = dataset_patterns(dataset.images, layout, n_patterns=3, center=True)
     flat = coefficients.reshape(len(coefficients), -1).astype(np.float64)
     _, s, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
     np.testing.assert_allclose(dp.singular_values[:3], s[:3], rtol=1e-6)

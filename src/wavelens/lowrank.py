@@ -14,7 +14,26 @@ import numpy as np
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._progress import stage
 from ._validation import check_energy, check_positive_int
-from .transform import inverse_wavelet_transform, wavelet_layout, _forward
+from .transform import inverse_wavelet_transform, separable_factors, wavelet_layout, _forward
+
+
+def load_kernel():
+    """The compiled kernel's ``top_spectra``, or None when wavelens was built without it.
+
+    Imported on first use: it brings in SciPy's LAPACK, which takes a quarter
+    of a second that commands without per-image work need not spend.
+    """
+    global _top_spectra
+    if _top_spectra is False:
+        try:
+            from ._kernels import top_spectra
+        except ImportError:  # installed without a C compiler: NumPy does the work
+            top_spectra = None
+        _top_spectra = top_spectra
+    return _top_spectra
+
+
+_top_spectra = False
 
 __all__ = [
     "ImagePatterns",
@@ -122,9 +141,9 @@ def psnr(reference, estimate, *, data_range=1.0):
         return 10.0 * np.log10(data_range ** 2 / mse)
 
 
-def _channels_first(coefficients, layout):
-    """(n, rows, cols[, C]) -> float64 (n, C, rows, cols)."""
-    a = np.asarray(coefficients, dtype=np.float64)
+def _channels_first(coefficients, layout, dtype=np.float64):
+    """(n, rows, cols[, C]) -> (n, C, rows, cols), float64 unless ``dtype`` is None."""
+    a = np.asarray(coefficients, dtype=dtype)
     return a[:, None] if layout.n_channels == 1 and a.ndim == 3 else np.moveaxis(a, -1, 1)
 
 
@@ -184,14 +203,9 @@ def _errors_by_rebuild(u, s, vt, r, images, layout):
     return relative, psnr(images, rebuilt)
 
 
-def _gram_spectrum(a, top_k):
-    """Singular values of every matrix in ``a`` (m, C, rows, cols), largest first, and the
-    top ``top_k`` left and right singular vectors, from the smaller Gram matrix.
-
-    About twice as fast as the SVD; singular values come out accurate to about
-    1e-8 of the largest, far inside float32 data's rounding, so this serves
-    float32 images only.
-    """
+def _numpy_gram_spectrum(a, top_k):
+    """:func:`_gram_spectrum` with NumPy's batched eigh (every eigenvector), in float64."""
+    a = np.asarray(a, np.float64)
     tall = a.shape[-2] >= a.shape[-1]
     gram = np.matmul(a.swapaxes(-1, -2), a) if tall else np.matmul(a, a.swapaxes(-1, -2))
     if not top_k:
@@ -204,6 +218,32 @@ def _gram_spectrum(a, top_k):
     with np.errstate(divide="ignore", invalid="ignore"):
         other = np.where(s[..., None, :k] > 0, other / s[..., None, :k], 0.0)
     return (s, other, known) if tall else (s, known, other)
+
+
+def _kernel_gram_spectrum(a, top_k):
+    """:func:`_gram_spectrum` with the compiled kernel (top vectors only)."""
+    m, channels, rows, cols = a.shape
+    k = min(top_k, rows, cols)
+    s, left, right = load_kernel()(np.ascontiguousarray(a).reshape(m * channels, rows, cols), k)
+    s = s.reshape(m, channels, -1)
+    if not top_k:
+        return s, None, None
+    return (s, left.reshape(m, channels, k, rows).swapaxes(-1, -2),
+            right.reshape(m, channels, k, cols).swapaxes(-1, -2))
+
+
+def _gram_spectrum(a, top_k):
+    """Singular values of every matrix in ``a`` (m, C, rows, cols), largest first, and the
+    top ``top_k`` left and right singular vectors, from the smaller Gram matrix.
+
+    Much faster than the SVD; singular values come out accurate to about
+    1e-8 of the largest, far inside float32 data's rounding, so this serves
+    float32 images only. The compiled kernel computes only the vectors asked
+    for; without it, NumPy's batched eigh computes them all.
+    """
+    if load_kernel() is not None:
+        return _kernel_gram_spectrum(a, top_k)
+    return _numpy_gram_spectrum(a, top_k)
 
 
 def _canonical_top_patterns(s, u, v, top_k):
@@ -234,14 +274,26 @@ def _canonical_top_patterns(s, u, v, top_k):
     return energies, u.astype(np.float32), v.astype(np.float32), channel
 
 
-def _decompose_chunk(coefficients, images, layout, energy, dtype, top_k):
-    a = _channels_first(coefficients, layout)
-    if layout.orthogonal and dtype == np.float32:
-        s, u, v = _gram_spectrum(a, top_k)
-    elif layout.orthogonal and not top_k:
-        s = np.linalg.svd(a, compute_uv=False)
+def _orthogonal_spectrum(matrices, layout, dtype, top_k):
+    if dtype == np.float32:
+        return _gram_spectrum(_channels_first(matrices, layout, dtype=None), top_k)
+    a = _channels_first(matrices, layout)
+    if not top_k:
+        return np.linalg.svd(a, compute_uv=False), None, None
+    u_all, s, vt_all = np.linalg.svd(a, full_matrices=False)
+    return s, u_all[..., :top_k], vt_all[..., :top_k, :].swapaxes(-1, -2)
+
+
+def _decompose_chunk(matrices, images, layout, energy, dtype, top_k, factors=None):
+    """Statistics of one chunk. ``matrices`` are the wavelet matrices or, when ``factors``
+    (A, B) are given, the pixel matrices X of an orthogonal layout, whose wavelet
+    matrices A X B^T have the same singular values and singular vectors A u, B v."""
+    if layout.orthogonal:
+        s, u, v = _orthogonal_spectrum(matrices, layout, dtype, top_k)
+        if factors is not None and top_k:
+            u, v = np.matmul(factors[0], u), np.matmul(factors[1], v)
     else:
-        u_all, s, vt_all = np.linalg.svd(a, full_matrices=False)
+        u_all, s, vt_all = np.linalg.svd(_channels_first(matrices, layout), full_matrices=False)
         u, v = u_all[..., :top_k], vt_all[..., :top_k, :].swapaxes(-1, -2)
     r = rank_at_energy(s, energy)
     rank = _numerical_rank(s, layout.matrix_shape, dtype)
@@ -291,12 +343,16 @@ def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
     return _assemble(parts, energy)
 
 
-def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99,
+def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=0,
                      chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
     """Wavelet-transform and decompose every image, chunk by chunk.
 
     Equivalent to :func:`wavelet_transform` followed by :func:`image_patterns`,
-    without holding every wavelet matrix in memory at once.
+    without holding every wavelet matrix in memory at once. For an orthogonal
+    one-level layout the wavelet matrix of a channel X is A X B^T with A, B
+    orthogonal (:func:`wavelens.transform.separable_factors`), so its singular
+    values are X's own and its singular vectors are A u and B v: the pixels
+    are decomposed directly and no transform is computed at all.
 
     Parameters
     ----------
@@ -305,6 +361,8 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
     level : int, default=1
     mode : str, default='periodization'
     energy : float, default=0.99
+    top_k : int, default=0
+        Also keep each image's top ``top_k`` rank-1 patterns (in the wavelet space).
     chunk_size : int, default=2048
     n_jobs : int, default=None
         Threads; None uses every core.
@@ -315,13 +373,17 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
     layout : WaveletLayout
     """
     energy = check_energy(energy)
+    top_k = check_positive_int(top_k, "top_k", minimum=0)
     images = np.asarray(images)
     layout = wavelet_layout(images.shape[1:], wavelet=wavelet, level=level, mode=mode)
     dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.float64
+    factors = separable_factors(layout) if layout.orthogonal else None  # None from level 2 on
 
     def work(start, stop):
         chunk = images[start:stop].astype(dtype, copy=False)
-        return _decompose_chunk(_forward(chunk, layout), chunk, layout, energy, dtype, 0)
+        if factors is not None:
+            return _decompose_chunk(chunk, chunk, layout, energy, dtype, top_k, factors)
+        return _decompose_chunk(_forward(chunk, layout), chunk, layout, energy, dtype, top_k)
 
     with stage("rank-1 patterns", total=len(images)) as bar:
         parts = for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)

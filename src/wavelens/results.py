@@ -5,6 +5,8 @@ output folder only once complete, so an error never leaves half a result.
 """
 
 import csv
+import io
+import itertools
 import json
 import math
 import os
@@ -72,26 +74,50 @@ def _format(value):
     return value
 
 
+def _csv_field(text):
+    """``text`` as the csv module writes it (quoted where needed)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([text])
+    return buffer.getvalue()
+
+
+def _pattern_ids(ids):
+    """Each row's non-negative ids joined by ';' (one %-format over the whole column)."""
+    rows, top_k = ids.shape
+    full = (ids >= 0).all(axis=1)
+    text = np.empty(rows, dtype=object)
+    if full.any():
+        fmt = ";".join(["%d"] * top_k) + "\n"
+        text[full] = ((fmt * int(full.sum())) % tuple(ids[full].ravel().tolist())).split("\n")[:-1]
+    for i in np.flatnonzero(~full):
+        text[i] = ";".join(str(x) for x in ids[i] if x >= 0)
+    return text.tolist()
+
+
 def write_per_image_csv(path, analysis):
+    """A row per image. Formatted by one %-format over all rows (the csv module
+    took a quarter of a second on 60,000 images); floats as '%.6g'."""
     d, p = analysis.dataset, analysis.patterns
     noisy = bool(analysis.params.get("label_noise"))
-    ids = analysis.dictionary.assignments
-    dominant = analysis.dataset_patterns.dominant
-    relative = [_format(x) for x in p.relative_error.tolist()]
-    psnr = [_format(x) for x in p.psnr_db.tolist()]
-    image_ids = [";".join(str(i) for i in row if i >= 0) for row in ids.tolist()]
+    labels = d.labels.tolist()
+    names = [_csv_field(name) for name in d.class_names]
+    columns = [d.index.tolist(), labels, [names[c] for c in labels]]
+    formats = ["%d", "%d", "%s"]
+    if noisy:
+        columns.append(analysis.labels.tolist())
+        formats.append("%d")
+    columns += [p.rank_at_energy.tolist(), p.numerical_rank.tolist(), p.relative_error.tolist(),
+                p.psnr_db.tolist(), _pattern_ids(analysis.dictionary.assignments),
+                analysis.dataset_patterns.dominant.tolist()]
+    formats += ["%d", "%d", "%.6g", "%.6g", "%s", "%d"]
+    header = (["index", "label", "class_name"] + (["noisy_label"] if noisy else [])
+              + ["rank_at_energy", "numerical_rank", "relative_error", "psnr_db", "image_patterns",
+                 "dominant_dataset_pattern"])
+    row_format = ",".join(formats) + "\r\n"
+    values = tuple(itertools.chain.from_iterable(zip(*columns)))
     with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["index", "label", "class_name"] + (["noisy_label"] if noisy else [])
-                        + ["rank_at_energy", "numerical_rank", "relative_error", "psnr_db",
-                           "image_patterns", "dominant_dataset_pattern"])
-        labels = d.labels.tolist()
-        columns = [d.index.tolist(), labels, [d.class_names[c] for c in labels]]
-        if noisy:
-            columns.append(analysis.labels.tolist())
-        columns += [p.rank_at_energy.tolist(), p.numerical_rank.tolist(), relative, psnr, image_ids,
-                    dominant.tolist()]
-        writer.writerows(zip(*columns))
+        handle.write(",".join(header) + "\r\n")
+        handle.write((row_format * len(labels)) % values)
 
 
 def write_contingency_csv(path, table, class_names):

@@ -16,7 +16,7 @@ import numpy as np
 from ._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds
 from ._validation import check_energy, check_positive_int
 from .lowrank import rank_at_energy
-from .transform import wavelet_transform
+from .transform import _forward, wavelet_transform
 
 __all__ = [
     "DatasetPatterns",
@@ -78,8 +78,12 @@ def gram_matrix(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """W^T W of a matrix given as rows (less ``mean``), accumulated in float64 chunk by chunk."""
     n_columns = int(np.prod(rows.shape[1:]))
     gram = np.zeros((n_columns, n_columns))
+    buffer = np.empty((min(chunk_size, len(rows)), n_columns))  # one float64 chunk, reused
     for start, stop in chunk_bounds(len(rows), chunk_size):
-        block = _rows(rows, start, stop, mean)
+        block = buffer[:stop - start]
+        np.copyto(block, np.asarray(rows[start:stop]).reshape(stop - start, -1))
+        if mean is not None:
+            block -= mean
         gram += block.T @ block
     return gram
 
@@ -193,17 +197,17 @@ def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZ
     return numerical_rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
 
 
-def dataset_patterns(coefficients, images, layout, *, n_patterns=100, energy=0.99, center=False, seed=0,
+def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, seed=0,
                      chunk_size=DEFAULT_CHUNK_SIZE):
     """SVD of the dataset wavelet matrix and each image's share of the top patterns.
 
     Parameters
     ----------
-    coefficients : ndarray of shape (n_images, ...)
-        The images' wavelet matrices (from :func:`wavelens.wavelet_transform`).
     images : ndarray of shape (n_images,) + layout.image_shape
-        The images they came from: the spectrum is taken from the pixels, in float64.
+        The images: the spectrum is taken from the pixels, in float64, and the
+        wavelet matrix W = X M is never formed when it fits the Gram route.
     layout : WaveletLayout
+        The transform (from :func:`wavelens.wavelet_layout`).
     n_patterns : int, default=100
         Number of top dataset patterns to keep.
     energy : float, default=0.99
@@ -219,34 +223,55 @@ def dataset_patterns(coefficients, images, layout, *, n_patterns=100, energy=0.9
     """
     n_patterns = check_positive_int(n_patterns, "n_patterns")
     energy = check_energy(energy)
-    n_images = len(coefficients)
-    n_columns = int(np.prod(coefficients.shape[1:]))
+    n_images = len(images)
+    n_columns = int(np.prod(layout.matrix_shape)) * layout.n_channels
+    n_pixels = int(np.prod(images.shape[1:]))
     k = min(n_patterns, n_images, n_columns)
-    if n_columns <= GRAM_LIMIT and int(np.prod(images.shape[1:])) <= GRAM_LIMIT:
+    if n_columns <= GRAM_LIMIT and n_pixels <= GRAM_LIMIT:
         pixel_s, s, vectors, mean = dataset_spectra(images, layout, center=center, chunk_size=chunk_size)
         k = min(k, len(s))
         components = vectors[:, :k].T
         rank = numerical_rank(s, (n_images, n_columns))
-        pixel_rank = numerical_rank(pixel_s, (n_images, int(np.prod(images.shape[1:]))))
+        pixel_rank = numerical_rank(pixel_s, (n_images, n_pixels))
         at_energy = int(rank_at_energy(s[None, :], energy)[0])
     else:
         from sklearn.utils.extmath import randomized_svd
 
+        coefficients, _ = wavelet_transform(images, wavelet=layout.wavelet, level=layout.level, mode=layout.mode)
         mean = _rows(coefficients, 0, n_images, None).mean(axis=0) if center else None
         matrix = _rows(coefficients, 0, n_images, mean)
         _, s, components = randomized_svd(matrix, k, random_state=seed)
         rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
-
-    shares = np.empty((n_images, k), dtype=np.float32)
-    components32 = components.astype(np.float32)
-    for start, stop in chunk_bounds(n_images, chunk_size):
-        block = coefficients[start:stop].reshape(stop - start, -1).astype(np.float32, copy=False)
-        if mean is not None:
-            block = block - mean.astype(np.float32)
-        norms = np.einsum("ij,ij->i", block, block)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shares[start:stop] = np.where(norms[:, None] > 0, (block @ components32.T) ** 2 / norms[:, None], 0)
+    shares = _shares(images, layout, components, mean, chunk_size)
     dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
     return DatasetPatterns(s, components, shares, dominant, rank, pixel_rank, at_energy, mean)
+
+
+def _shares(images, layout, components, mean, chunk_size):
+    """(w_i . b_k)^2 / ||w_i||^2 for every image row w_i of W (less ``mean``), chunk by chunk.
+
+    For an orthogonal transform W = X M keeps the pixels' norms and w_i . b_k
+    = x_i . (M b_k): the pixels serve directly.
+    """
+    n_images = len(images)
+    shares = np.empty((n_images, len(components)), dtype=np.float32)
+    if layout.orthogonal:
+        transform = transform_matrix(layout)
+        directions = (transform @ components.T).astype(np.float32)
+        offset = None if mean is None else (mean @ transform.T).astype(np.float32)
+    else:
+        directions = components.T.astype(np.float32)
+        offset = None if mean is None else mean.astype(np.float32)
+    for start, stop in chunk_bounds(n_images, chunk_size):
+        block = images[start:stop].astype(np.float32, copy=False)
+        if not layout.orthogonal:
+            block = _forward(block, layout)
+        block = block.reshape(stop - start, -1)
+        if offset is not None:
+            block = block - offset
+        norms = np.einsum("ij,ij->i", block, block)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares[start:stop] = np.where(norms[:, None] > 0, (block @ directions) ** 2 / norms[:, None], 0)
+    return shares

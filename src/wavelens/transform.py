@@ -6,6 +6,7 @@ details around it). With mode ``periodization`` and sizes divisible by
 ``2**level`` the wavelet matrix has the image's shape.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._progress import stage
 from ._validation import WavelensError, check_level, check_mode, check_wavelet
 
-__all__ = ["WaveletLayout", "inverse_wavelet_transform", "wavelet_layout", "wavelet_transform"]
+__all__ = ["WaveletLayout", "inverse_wavelet_transform", "separable_factors", "wavelet_layout", "wavelet_transform"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,50 @@ def _forward(images, layout):
     axes = (1, 2)
     coeffs = pywt.wavedec2(images, layout.wavelet, mode=layout.mode, level=layout.level, axes=axes)
     return pywt.coeffs_to_array(coeffs, axes=axes)[0]
+
+
+def separable_factors(layout):
+    """Matrices A (rows x height) and B (cols x width) with wavelet matrix = A X B^T, if any.
+
+    A one-level 2D transform filters rows and columns separately, so every
+    channel's wavelet matrix is ``A @ X @ B.T`` (A and B orthogonal for an
+    orthogonal layout). From level 2 on, only the approximation block is
+    transformed again, which no such product does: then there are none.
+
+    Parameters
+    ----------
+    layout : WaveletLayout
+
+    Returns
+    -------
+    (A, B) : tuple of read-only float64 ndarrays, or None
+    """
+    return _separable_factors(layout.wavelet, layout.level, layout.mode, layout.image_shape[:2])
+
+
+@functools.lru_cache(maxsize=16)
+def _separable_factors(wavelet, level, mode, shape):
+    height, width = shape
+    layout = wavelet_layout(shape, wavelet=wavelet, level=level, mode=mode)
+    # X = e_i e_0^T gives A[:, i] B[:, 0]^T, and X = e_0 e_j^T gives A[:, 0] B[:, j]^T.
+    impulses = np.zeros((height + width + 1, height, width))
+    impulses[np.arange(height), np.arange(height), 0] = 1.0
+    impulses[height + np.arange(width), 0, np.arange(width)] = 1.0
+    impulses[-1] = np.random.default_rng(0).standard_normal(shape)  # a probe to check the factors on
+    responses = _forward(impulses, layout)
+    first = responses[0]  # A[:, 0] B[:, 0]^T
+    row, col = np.unravel_index(np.abs(first).argmax(), first.shape)
+    a = responses[:height, :, col].T  # A * B[col, 0]
+    b = responses[height:-1, row, :].T / a[row, 0]  # B / B[col, 0]
+    # Split the free scale evenly (for orthogonal transforms both become orthogonal).
+    scale = (np.sum(a ** 2) * width / (np.sum(b ** 2) * height)) ** 0.25
+    a, b = a / scale, b * scale
+    probe = responses[-1]
+    if np.abs(a @ impulses[-1] @ b.T - probe).max() > 1e-9 * np.abs(probe).max():
+        return None
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
 
 
 def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization", dtype=None,

@@ -4,12 +4,13 @@ import click
 
 from ..analyze import analyze
 from ..results import check_output_dir, write_analysis
-from ._options import command_line, dataset_options, load_for_command, output_options, pattern_options, wavelet_options
+from ._options import (command_line, dataset_options, load_for_command, output_options, pattern_options,
+                       single_threaded_blas, wavelet_options)
 
 
 def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, **options):
     """Load DATASET and analyse it; shared by the commands that need the whole analysis."""
-    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
+    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed, kernel=True)
     result = analyze(data, seed=seed, n_jobs=jobs, params=params, **options)
     result.timings_s = {"load": load_s, **result.timings_s}
     return result
@@ -88,11 +89,12 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
     and arrays.npz (see the README).
     """
     check_output_dir(out, overwrite=overwrite)
-    result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
-                          mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
-                          random_repeats=random_repeats, label_noise=label_noise)
-    result.command = command_line()
-    summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
+    with single_threaded_blas():
+        result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
+                              mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
+                              random_repeats=random_repeats, label_noise=label_noise)
+        result.command = command_line()
+        summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
     click.echo(format_lowrank(summary))
     click.echo(format_association(summary))
     click.echo(f"Results in {out}/" + ("." if no_report else "; open report.html in a browser."))
