@@ -5,7 +5,7 @@ import pytest
 
 from conftest import planted_patterns, run_cli
 from wavelens import WavelensError, analyze, load_dataset, wavelet_transform
-from wavelens.analyze import noise_curve
+from wavelens.analysis import noise_curve
 from wavelens.spectrum import dataset_patterns, numerical_rank_of_rows
 
 

@@ -3,17 +3,38 @@
 The pipeline, one module each: :mod:`~wavelens.datasets` (loading) ->
 :mod:`~wavelens.transform` (batched 2D wavelet transform) ->
 :mod:`~wavelens.lowrank` (per-image rank-1 patterns) ->
-:mod:`~wavelens.analyze` (the analysis) -> :mod:`~wavelens.results` (files),
+:mod:`~wavelens.analysis` (the analysis) -> :mod:`~wavelens.results` (files),
 with the command line in :mod:`wavelens.cli` on top.
 """
 
-from ._validation import WavelensError
+import importlib
+
 from ._version import __version__
-from .analyze import Analysis, analyze
-from .datasets import Dataset, load_dataset
-from .lowrank import (ImagePatterns, decompose_images, image_patterns, psnr, rank_at_energy,
-                      rebuild_from_patterns)
-from .transform import WaveletLayout, inverse_wavelet_transform, wavelet_layout, wavelet_transform
+
+# Attributes load their module on first use (PEP 562), so that the command line
+# can configure BLAS before NumPy loads, and `import wavelens` stays cheap.
+_HOMES = {
+    "WavelensError": "._validation",
+    "Analysis": ".analysis", "analyze": ".analysis",
+    "Dataset": ".datasets", "load_dataset": ".datasets",
+    "ImagePatterns": ".lowrank", "decompose_images": ".lowrank", "image_patterns": ".lowrank",
+    "psnr": ".lowrank", "rank_at_energy": ".lowrank", "rebuild_from_patterns": ".lowrank",
+    "WaveletLayout": ".transform", "inverse_wavelet_transform": ".transform", "wavelet_layout": ".transform",
+    "wavelet_transform": ".transform",
+}
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wavelens' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "Analysis",

@@ -2,7 +2,7 @@
 
 import click
 
-from ..analyze import analyze
+from ..analysis import analyze
 from ..results import check_output_dir, write_analysis
 from ._options import (command_line, dataset_options, load_for_command, output_options, pattern_options,
                        single_threaded_blas, wavelet_options)

@@ -2,7 +2,7 @@
 
 import click
 
-from ..analyze import noise_curve
+from ..analysis import noise_curve
 from ..results import check_output_dir, write_noise_curve
 from ._options import (command_line, dataset_options, output_options, pattern_options, single_threaded_blas,
                        wavelet_options)
