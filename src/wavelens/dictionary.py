@@ -13,6 +13,7 @@ chunk by chunk. Each image becomes a bag of prototypes, weighted by the energy
 share of each pattern.
 """
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,9 +57,17 @@ class PatternDictionary:
         return self.assignments.shape[1]
 
 
-def pattern_vectors(u, v):
-    """vec(u v^T) of rank-1 patterns: (n, rows) and (n, cols) -> (n, rows * cols) float32."""
-    return (u[:, :, None] * v[:, None, :]).reshape(len(u), -1).astype(np.float32, copy=False)
+def pattern_vectors(u, v, out=None):
+    """vec(u v^T) of rank-1 patterns: (n, rows) and (n, cols) -> (n, rows * cols) float32.
+
+    ``out``, if given, is a float32 buffer of at least that many rows to fill.
+    """
+    n, rows, cols = len(u), u.shape[1], v.shape[1]
+    if out is None:
+        out = np.empty((n, rows * cols), dtype=np.float32)
+    result = out[:n]
+    np.multiply(u[:, :, None], v[:, None, :], out=result.reshape(n, rows, cols), casting="same_kind")
+    return result
 
 
 def _nearest(vectors, centers):
@@ -116,11 +125,13 @@ def axial_kmeans(vectors, n_clusters, *, seed=0, max_iter=100, tol=1e-6):
     scale = float((vectors ** 2).sum(axis=1).mean())
     for _ in range(max_iter):
         nearest, signs = _nearest(vectors, centers)
-        one_hot = np.zeros((n_clusters, len(vectors)), dtype=vectors.dtype)
-        one_hot[nearest, np.arange(len(vectors))] = signs
         counts = np.bincount(nearest, minlength=n_clusters)
-        updated = one_hot @ vectors
         filled = counts > 0
+        # Each center is the mean of its members, each turned by its sign: sums by cluster.
+        order = np.argsort(nearest, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[filled]
+        updated = np.zeros_like(centers)
+        updated[filled] = np.add.reduceat(vectors[order] * signs[order, None], starts, axis=0)
         updated[filled] /= counts[filled, None]
         if not filled.all():
             distance = ((signs[:, None] * vectors - updated[nearest]) ** 2).sum(axis=1)
@@ -171,10 +182,13 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     centers = (centers * np.where(sign == 0, 1, sign)[:, None]).astype(np.float32)
 
     assignments = np.full(n_images * top_k, -1, dtype=np.int32)
+    buffers = threading.local()  # one pattern buffer per thread: fresh memory is slow to fill
 
     def assign(start, stop):
         rows = present[np.searchsorted(present, start):np.searchsorted(present, stop)]
-        assignments[rows] = _nearest(pattern_vectors(flat_u[rows], flat_v[rows]), centers)[0]
+        if getattr(buffers, "patterns", None) is None or len(buffers.patterns) < len(rows):
+            buffers.patterns = np.empty((stop - start, flat_u.shape[1] * flat_v.shape[1]), np.float32)
+        assignments[rows] = _nearest(pattern_vectors(flat_u[rows], flat_v[rows], buffers.patterns), centers)[0]
 
     with stage("assigning patterns", total=n_images * top_k, unit="patterns") as bar:
         for_each_chunk(assign, n_images * top_k, chunk_size=chunk_size * top_k, n_jobs=n_jobs,

@@ -257,10 +257,14 @@ def _canonical_top_patterns(s, u, v, top_k):
     energies = (s[..., :k] ** 2).reshape(m, channels * k)
     u = u.swapaxes(-1, -2).reshape(m, channels * k, -1)
     v = v.swapaxes(-1, -2).reshape(m, channels * k, -1)
-    order = np.argsort(-energies, axis=1, kind="stable")[:, :top_k]
-    pick = lambda x: np.take_along_axis(x, order.reshape(m, -1, *([1] * (x.ndim - 2))), axis=1)  # noqa: E731
-    energies, u, v = pick(energies), pick(u), pick(v)
-    channel = (order // k).astype(np.int16)
+    if channels == 1:  # already largest first
+        energies, u, v = energies[:, :top_k], u[:, :top_k], v[:, :top_k]
+        channel = np.zeros(energies.shape, np.int16)
+    else:
+        order = np.argsort(-energies, axis=1, kind="stable")[:, :top_k]
+        pick = lambda x: np.take_along_axis(x, order.reshape(m, -1, *([1] * (x.ndim - 2))), axis=1)  # noqa: E731
+        energies, u, v = pick(energies), pick(u), pick(v)
+        channel = (order // k).astype(np.int16)
     rows = np.arange(m)[:, None]
     slots = np.arange(u.shape[1])[None, :]
     sign = (np.sign(u[rows, slots, np.abs(u).argmax(-1)]) * np.sign(v[rows, slots, np.abs(v).argmax(-1)]))
@@ -307,9 +311,27 @@ def _decompose_chunk(matrices, images, layout, energy, dtype, top_k, factors=Non
     return (s, r, rank, relative, psnr_db) + top
 
 
-def _assemble(parts, energy):
-    columns = [np.concatenate(p) if p[0] is not None else None for p in zip(*parts)]
-    return ImagePatterns(*columns[:5], energy, *columns[5:])
+def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size, n_jobs):
+    """Run ``decompose_chunk(start, stop)`` over every chunk, each writing into its rows of
+    the outputs (no concatenation at the end: fresh memory is slow to fill here)."""
+    k = min(layout.matrix_shape)
+    channels = layout.n_channels
+    rows, cols = layout.matrix_shape
+    shapes = [((channels, k), np.float64), ((), np.int64), ((), np.int64), ((), np.float64), ((), np.float64)]
+    if top_k:
+        shapes += [((top_k,), np.float64), ((top_k, rows), np.float32), ((top_k, cols), np.float32),
+                   ((top_k,), np.int16)]
+    outputs = [np.empty((n_images,) + shape, dtype) for shape, dtype in shapes]
+
+    def work(start, stop):
+        for output, part in zip(outputs, decompose_chunk(start, stop)):
+            output[start:stop] = part
+
+    with stage("rank-1 patterns", total=n_images) as bar:
+        for_each_chunk(work, n_images, chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
+    if not top_k:
+        outputs += [None] * 4
+    return ImagePatterns(*outputs[:5], energy, *outputs[5:])
 
 
 def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
@@ -338,9 +360,7 @@ def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
     def work(start, stop):
         return _decompose_chunk(coefficients[start:stop], images[start:stop], layout, energy, dtype, top_k)
 
-    with stage("rank-1 patterns", total=len(images)) as bar:
-        parts = for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
-    return _assemble(parts, energy)
+    return _decompose_all(work, len(images), layout, energy, top_k, chunk_size, n_jobs)
 
 
 def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=0,
@@ -385,6 +405,4 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
             return _decompose_chunk(chunk, chunk, layout, energy, dtype, top_k, factors)
         return _decompose_chunk(_forward(chunk, layout), chunk, layout, energy, dtype, top_k)
 
-    with stage("rank-1 patterns", total=len(images)) as bar:
-        parts = for_each_chunk(work, len(images), chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
-    return _assemble(parts, energy), layout
+    return _decompose_all(work, len(images), layout, energy, top_k, chunk_size, n_jobs), layout
