@@ -251,7 +251,8 @@ def _canonical_top_patterns(s, u, v, top_k):
 
     A rank-1 pattern u v^T is the same as (-u)(-v)^T, and the SVD's signs are
     arbitrary: the sign is chosen so that the pattern's largest entry (in
-    absolute value) is positive.
+    absolute value) is positive, and u and v are each made to have a positive
+    largest entry (which keeps that pattern).
     """
     m, channels, k = s.shape[0], s.shape[1], u.shape[-1]
     energies = (s[..., :k] ** 2).reshape(m, channels * k)
@@ -267,8 +268,12 @@ def _canonical_top_patterns(s, u, v, top_k):
         channel = (order // k).astype(np.int16)
     rows = np.arange(m)[:, None]
     slots = np.arange(u.shape[1])[None, :]
-    sign = (np.sign(u[rows, slots, np.abs(u).argmax(-1)]) * np.sign(v[rows, slots, np.abs(v).argmax(-1)]))
-    u = u * np.where(sign == 0, 1.0, sign)[..., None]
+    u_sign = np.sign(u[rows, slots, np.abs(u).argmax(-1)])
+    v_sign = np.sign(v[rows, slots, np.abs(v).argmax(-1)])
+    # The pattern's largest entry positive, and then, of (u, v) and (-u, -v), the one
+    # whose largest entries are positive: u and v are then unique too.
+    u = u * np.where(u_sign == 0, 1.0, u_sign)[..., None]
+    v = v * np.where(v_sign == 0, 1.0, v_sign)[..., None]
     missing = top_k - energies.shape[1]
     if missing > 0:  # matrices with fewer than top_k patterns in all
         energies = np.pad(energies, ((0, 0), (0, missing)))

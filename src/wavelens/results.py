@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -165,26 +166,35 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
     """
     start = time.perf_counter()
     with output_dir(out, overwrite=overwrite) as staging:
-        write_per_image_csv(staging / "per_image.csv", analysis)
         tables_by_kind = analysis.tables()
-        for kind, tables in tables_by_kind.items():
-            write_contingency_csv(staging / f"contingency_{kind}.csv", tables["counts"],
-                                  analysis.dataset.class_names)
-            write_contingency_csv(staging / f"contingency_{kind}_energy.csv", tables["energy"],
-                                  analysis.dataset.class_names)
-        write_patterns_npz(staging / "patterns.npz", analysis)
-        np.savez(
-            staging / "arrays.npz",
-            index=analysis.dataset.index,
-            labels=analysis.dataset.labels,
-            singular_values=analysis.patterns.singular_values.astype(np.float32),
-            rank_at_energy=analysis.patterns.rank_at_energy,
-            numerical_rank=analysis.patterns.numerical_rank,
-            image_patterns=analysis.dictionary.assignments,
-            image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
-            dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
-        )
-        write_report_data(staging / "report.npz", analysis, tables_by_kind)
+
+        def contingency_csvs():
+            for kind, tables in tables_by_kind.items():
+                for weighting, suffix in (("counts", ""), ("energy", "_energy")):
+                    write_contingency_csv(staging / f"contingency_{kind}{suffix}.csv", tables[weighting],
+                                          analysis.dataset.class_names)
+
+        def arrays_npz():
+            np.savez(
+                staging / "arrays.npz",
+                index=analysis.dataset.index,
+                labels=analysis.dataset.labels,
+                singular_values=analysis.patterns.singular_values.astype(np.float32),
+                rank_at_energy=analysis.patterns.rank_at_energy,
+                numerical_rank=analysis.patterns.numerical_rank,
+                image_patterns=analysis.dictionary.assignments,
+                image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
+                dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
+            )
+
+        # Independent files, written side by side: checksums, compression and file
+        # writes release the GIL.
+        jobs = [lambda: write_per_image_csv(staging / "per_image.csv", analysis), contingency_csvs,
+                lambda: write_patterns_npz(staging / "patterns.npz", analysis), arrays_npz,
+                lambda: write_report_data(staging / "report.npz", analysis, tables_by_kind)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()
         summary = _finish(staging, analysis, start, report)
     return summary
 
