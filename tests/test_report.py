@@ -40,6 +40,21 @@ def test_figures_render_headless(rng, make):
     _png_ok(figures.to_png(make(rng)))
 
 
+def test_figures_drawn_by_worker_processes_equal_those_drawn_in_turn(tmp_path, monkeypatch):
+    import wavelens.report as report
+
+    out = tmp_path / "digits"
+    assert run_cli("analyze", "digits", "--limit", "400", "--out", out, "--no-report").returncode == 0
+    if not report.sys.platform.startswith("linux"):
+        pytest.skip("figures are drawn by forked workers on Linux only")
+    monkeypatch.setattr(report, "_can_fork_workers", lambda: True)
+    forked = build_report(out).read_text()
+    monkeypatch.setattr(report, "_can_fork_workers", lambda: False)
+    in_turn = build_report(out).read_text()
+    assert forked == in_turn
+    assert "\x00" not in forked and forked.count("data:image/png;base64,iVBOR") == 9
+
+
 def test_report_of_a_folder_without_results(tmp_path):
     result = run_cli("report", tmp_path)
     assert result.returncode == 2 and "holds no wavelens results" in result.stderr

@@ -11,13 +11,18 @@ import base64
 import csv
 import html
 import json
+import multiprocessing
 import os
+import re
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from . import figures
+from ._chunks import resolve_n_jobs
 from ._validation import WavelensError
 
 __all__ = ["build_report"]
@@ -37,9 +42,56 @@ code, pre { background: #f6f6f6; padding: 0.1em 0.3em; } pre { padding: 0.8em; o
 
 
 def _img(png, alt, caption):
-    data = base64.b64encode(png).decode("ascii")
+    """A figure: ``png`` is PNG bytes or a placeholder from :class:`_Drawings`."""
+    data = png if isinstance(png, str) else base64.b64encode(png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
             f"<figcaption>{caption}</figcaption></figure>")
+
+
+_PENDING = []  # the figures being drawn, for the worker processes (they get it by fork)
+
+
+def _can_fork_workers():
+    return (sys.platform.startswith("linux") and threading.active_count() == 1
+            and resolve_n_jobs(None) >= 2)
+
+
+def _draw(index):
+    func, args, kwargs = _PENDING[index]
+    return figures.to_png(func(*args, **kwargs))
+
+
+class _Drawings:
+    """The figures of one report, drawn together once the page is laid out.
+
+    Calling the object with a figure function and its arguments gives a
+    placeholder for the page; :meth:`fill` draws every figure and puts the PNGs
+    in. matplotlib holds the GIL, so on Linux, with two cores or more and no
+    other thread running, two forked worker processes share the drawing (a
+    second faster on Fashion-MNIST's analyze report); elsewhere it is drawn in turn.
+    """
+
+    def __init__(self):
+        self.jobs = []
+
+    def __call__(self, func, *args, **kwargs):
+        self.jobs.append((func, args, kwargs))
+        return f"\x00figure{len(self.jobs) - 1}\x00"
+
+    def _render(self):
+        global _PENDING
+        _PENDING = self.jobs
+        try:
+            if len(self.jobs) > 1 and _can_fork_workers():
+                with multiprocessing.get_context("fork").Pool(2) as pool:
+                    return pool.map(_draw, range(len(self.jobs)), chunksize=1)
+            return [_draw(i) for i in range(len(self.jobs))]
+        finally:
+            _PENDING = []
+
+    def fill(self, page):
+        pngs = [base64.b64encode(png).decode("ascii") for png in self._render()]
+        return re.sub("\x00figure([0-9]+)\x00", lambda match: pngs[int(match[1])], page)
 
 
 def _section(section_id, title, intro, body):
@@ -127,7 +179,7 @@ def _association_table(a):
     return f"<table><tr><th>patterns</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _analyze_sections(folder, s):
+def _analyze_sections(folder, s, draw):
     data, arrays, patterns = _load(folder, "report.npz"), _load(folder, "arrays.npz"), _load(folder, "patterns.npz")
     names = s["dataset"]["class_names"]
     lr = s["lowrank"]
@@ -137,7 +189,7 @@ def _analyze_sections(folder, s):
             "samples", "The dataset",
             f"{s['dataset']['n_images']} images of {'x'.join(map(str, s['dataset']['image_shape']))} pixels in "
             f"{s['dataset']['n_classes']} classes; a few of each class:",
-            _img(figures.to_png(figures.image_grid(_unit(data["sample_images"]), data["sample_labels"], names)),
+            _img(draw(figures.image_grid, _unit(data["sample_images"]), data["sample_labels"], names),
                  "sample images per class", "Sample images, a row per class.")))
         sections.append(_section(
             "wavelets", "Into the wavelet space",
@@ -145,19 +197,19 @@ def _analyze_sections(folder, s):
             f"{s['params']['level']}, mode {s['params']['mode']}). Its coefficients form the image's wavelet "
             "matrix: the coarse approximation at the top left, the horizontal, vertical and diagonal details "
             "around it. The transform is exactly invertible.",
-            _img(figures.to_png(figures.wavelet_decomposition(data["example_image"], data["example_coefficients"])),
+            _img(draw(figures.wavelet_decomposition, data["example_image"], data["example_coefficients"]),
                  "an image and its wavelet matrix", "A typical image (its r(e) is the median) and its wavelet matrix.")))
     if arrays is not None:
-        body = _img(figures.to_png(figures.singular_value_decay(arrays["singular_values"])),
+        body = _img(draw(figures.singular_value_decay, arrays["singular_values"]),
                     "singular value decay", "Singular values of the wavelet matrices, relative to the largest: "
                     "a few patterns carry almost all of each image.")
-        body += _img(figures.to_png(figures.rank_distribution(arrays["rank_at_energy"], lr["max_possible_rank"],
-                                                              lr["energy"])),
+        body += _img(draw(figures.rank_distribution, arrays["rank_at_energy"], lr["max_possible_rank"],
+                                                              lr["energy"]),
                      "distribution of r(e)", f"How many rank-1 patterns each image needs for {lr['energy']:.0%} "
                      "of its energy.")
         if data is not None and "example_rebuilds" in data.files:
-            body += _img(figures.to_png(figures.rebuild_series(data["example_image"], data["example_rebuilds"],
-                                                               data["example_counts"])),
+            body += _img(draw(figures.rebuild_series, data["example_image"], data["example_rebuilds"],
+                                                               data["example_counts"]),
                          "image rebuilt from a few patterns", "The same image rebuilt from its top 1, 2, 4, ... "
                          "rank-1 patterns (inverse wavelet transform), beside the original.")
         sections.append(_section(
@@ -169,12 +221,12 @@ def _analyze_sections(folder, s):
     if patterns is not None and data is not None and "table_image_true" in data.files:
         true_image, random_image = data["table_image_true"], data["table_image_random"]
         order = np.argsort(-patterns["prototype_counts"], kind="stable")
-        body = _img(figures.to_png(figures.pattern_gallery(patterns["prototypes_pixel"], true_image, names,
-                                                           order=order)),
+        body = _img(draw(figures.pattern_gallery, patterns["prototypes_pixel"], true_image, names,
+                                                           order=order),
                     "pattern prototypes", "The most frequent prototypes (red positive, blue negative, in pixels), "
                     "each above its class distribution; the label names its most frequent class.")
-        body += _img(figures.to_png(figures.pattern_gallery(patterns["dataset_patterns_pixel"],
-                                                            data["table_dataset_true"], names, title_prefix="D")),
+        body += _img(draw(figures.pattern_gallery, patterns["dataset_patterns_pixel"],
+                                                            data["table_dataset_true"], names, title_prefix="D"),
                      "dataset patterns", "The top dataset patterns (right singular vectors of the dataset's "
                      "wavelet matrix, in pixels), each above the share of it held by each class.")
         sections.append(_section(
@@ -183,15 +235,15 @@ def _analyze_sections(folder, s):
             f"{s['association']['image_patterns']['n_patterns']} prototypes (the pattern dictionary). Dataset "
             "patterns come from the singular value decomposition of the whole dataset's wavelet matrix.", body))
         body = _association_table(s["association"])
-        body += _img(figures.to_png(figures.association_heatmaps(true_image, random_image, names)),
+        body += _img(draw(figures.association_heatmaps, true_image, random_image, names),
                      "association heatmaps", "P(class | prototype) for the largest prototypes, with the true labels "
                      "(left) and with the labels randomly permuted (right). Rows concentrated on one class mean "
                      "the pattern goes with that class; with random labels every row looks alike.")
         curve = s["association"].get("noise_curve")
         if curve:
-            body += _img(figures.to_png(figures.noise_curve_plot([r["fraction"] for r in curve],
+            body += _img(draw(figures.noise_curve_plot, [r["fraction"] for r in curve],
                                                                  [r["nmi"] for r in curve],
-                                                                 [r.get("random_nmi") for r in curve])),
+                                                                 [r.get("random_nmi") for r in curve]),
                          "noise curve", "The association as a growing fraction of labels is replaced at random: it "
                          "falls to the level of the permuted-label control.")
         sections.append(_section(
@@ -224,13 +276,13 @@ def _communities_headline(s):
     return items
 
 
-def _communities_sections(folder, s):
+def _communities_sections(folder, s, draw):
     c = s["communities"]
     sections = []
     body = ""
     for group in c["groups"]:
         label = "" if group["name"] == "all" else f" within class {html.escape(group['name'])}"
-        body += _img(figures.to_png(figures.eigenvalue_plot(group["eigenvalues"], group["eigengap_k"])),
+        body += _img(draw(figures.eigenvalue_plot, group["eigenvalues"], group["eigengap_k"]),
                      "Laplacian eigenvalues", f"Smallest eigenvalues of the graph's normalized Laplacian{label}; "
                      f"the largest gap, after {group['eigengap_k']}, estimates the number of communities.")
         if len(c["groups"]) > 3:
@@ -255,7 +307,7 @@ def _communities_sections(folder, s):
             start = int(np.sum(data["member_counts"][:len(stacks)]))
             stacks.append(_unit(data["member_images"][start:start + count]))
             titles.append(f"#{c_id}")
-        body += _img(figures.to_png(figures.community_members(stacks, titles)), "community members",
+        body += _img(draw(figures.community_members, stacks, titles), "community members",
                      "The members nearest each community's center, a row per community.")
     sections.append(_section("communities", "The communities and their classes",
                              "Purity is the share of a community's largest class.", body))
@@ -272,12 +324,12 @@ def _duplicates_headline(s):
             f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate."]
 
 
-def _duplicates_sections(folder, s):
+def _duplicates_sections(folder, s, draw):
     data = _load(folder, "report.npz")
     body = ""
     if data is not None and "pair_images_a" in data.files and len(data["pair_images_a"]):
-        body = _img(figures.to_png(figures.duplicate_pairs(_unit(data["pair_images_a"]), _unit(data["pair_images_b"]),
-                                                           [str(c) for c in data["pair_captions"]])),
+        body = _img(draw(figures.duplicate_pairs, _unit(data["pair_images_a"]), _unit(data["pair_images_b"]),
+                                                           [str(c) for c in data["pair_captions"]]),
                     "duplicate pairs", "The most similar pairs: A above, B below, with their indices and similarity.")
     rows = []
     path = folder / "duplicates.csv"
@@ -304,13 +356,13 @@ def _noise_headline(c):
             f"{_fmt(rows[-1].get('random_nmi'))})."]
 
 
-def _noise_sections(c):
+def _noise_sections(c, draw):
     body = ""
     for kind in ("image_patterns", "dataset_patterns"):
         rows = [r for r in c["rows"] if r["kind"] == kind]
-        body += _img(figures.to_png(figures.noise_curve_plot([r["fraction"] for r in rows], [r["nmi"] for r in rows],
+        body += _img(draw(figures.noise_curve_plot, [r["fraction"] for r in rows], [r["nmi"] for r in rows],
                                                              [r.get("random_nmi") for r in rows],
-                                                             label=kind.replace("_", " "))),
+                                                             label=kind.replace("_", " ")),
                      f"noise curve {kind}", f"NMI of {kind.replace('_', ' ')} with the classes against the fraction "
                      "of labels replaced at random, with the permuted-label control.")
     return [_section("noise-curve", "The association under label noise",
@@ -341,17 +393,18 @@ def build_report(folder):
     if not folder.is_dir():
         raise WavelensError(f"{folder} is not a folder; give the --out folder of a wavelens command.")
     name, s = _read_summary(folder)
+    draw = _Drawings()
     if name == "noise_curve.json":
-        title, headline, sections = "Noise curve", _noise_headline(s), _noise_sections(s)
+        title, headline, sections = "Noise curve", _noise_headline(s), _noise_sections(s, draw)
         dataset = s["dataset"]
     elif "communities" in s:
-        title, headline, sections = "Communities", _communities_headline(s), _communities_sections(folder, s)
+        title, headline, sections = "Communities", _communities_headline(s), _communities_sections(folder, s, draw)
         dataset = s["dataset"]
     elif "duplicates" in s:
-        title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s)
+        title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s, draw)
         dataset = s["dataset_a"]
     else:
-        title, headline, sections = "Patterns", _analyze_headline(s), _analyze_sections(folder, s)
+        title, headline, sections = "Patterns", _analyze_headline(s), _analyze_sections(folder, s, draw)
         dataset = s["dataset"]
     command = s.get("command") or "(not recorded)"
     params = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v))}</td></tr>"
@@ -368,6 +421,7 @@ is made of, with wavelets and spectral methods.</p>
 <table><tr><th>parameter</th><th>value</th></tr>{params}</table></section>
 </body></html>
 """
+    page = draw.fill(page)
     handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(page)
