@@ -160,3 +160,45 @@ def test_package_attributes_load_lazily_and_stay_functions():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "WavelensError"]
+
+
+# --- integer pixels, read as stored ------------------------------------------------------------
+
+def test_datasets_of_integer_pixels_make_float_images_only_when_asked(rng):
+    from wavelens.datasets._base import make_dataset, stratified_subsample
+
+    pixels = rng.integers(0, 256, (50, 6, 5)).astype(np.uint8)
+    data = make_dataset(pixels, np.arange(50) % 5, None, name="t", split="all", source="test")
+    array, pixel_max = data.stored
+    assert array is pixels and pixel_max == 255 and data.image_shape == (6, 5)
+    np.testing.assert_array_equal(data.select_images([3, 7]), (pixels[[3, 7]] / np.float32(255)).astype(np.float32))
+    small = stratified_subsample(data, 20, seed=0)
+    np.testing.assert_array_equal(small.images, data.images[small.index])
+    assert data.images.dtype == np.float32 and data.stored[1] is None  # made once, then kept
+
+
+def test_exact_gram_of_8_bit_pixels(rng):
+    from wavelens.spectrum import gram_matrix
+
+    pixels = rng.integers(0, 256, (1000, 40)).astype(np.uint8)
+    exact = pixels.astype(np.int64).T @ pixels.astype(np.int64) / 255.0 ** 2
+    np.testing.assert_allclose(gram_matrix(pixels, pixel_max=255, chunk_size=300), exact, rtol=1e-15)
+    mean = (pixels / 255.0).mean(axis=0)
+    centered = (pixels / 255.0 - mean).T @ (pixels / 255.0 - mean)
+    np.testing.assert_allclose(gram_matrix(pixels, mean=mean, pixel_max=255), centered, rtol=1e-12, atol=1e-9)
+
+
+def test_pixels_and_their_float_images_give_the_same_analysis(rng):
+    pixels = rng.integers(0, 256, (300, 16, 16)).astype(np.uint8)
+    pixels[:, :3] = 0  # zero rows, as images have
+    images = (pixels / np.float32(255)).astype(np.float32)
+    a, layout = decompose_images(pixels, top_k=3, pixel_max=255)
+    b, _ = decompose_images(images, top_k=3)
+    for name in ("singular_values", "rank_at_energy", "numerical_rank", "top_u", "top_v", "psnr_db"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    for center in (False, True):
+        da = dataset_patterns(pixels, layout, n_patterns=5, center=center, pixel_max=255)
+        db = dataset_patterns(images, layout, n_patterns=5, center=center)
+        np.testing.assert_allclose(da.singular_values, db.singular_values, rtol=1e-6, atol=1e-9 * db.singular_values[0])
+        np.testing.assert_allclose(da.shares, db.shares, rtol=1e-4, atol=1e-6)
+        assert da.numerical_rank == db.numerical_rank and da.numerical_rank_pixel == db.numerical_rank_pixel

@@ -208,19 +208,21 @@ def _analyze(dataset, *, wavelet, level, mode, energy, top_k, n_patterns, center
         timings[stage] = now - clock
         clock = now
 
-    layout = wavelet_layout(dataset.images.shape[1:], wavelet=wavelet, level=level, mode=mode)
+    layout = wavelet_layout(dataset.image_shape, wavelet=wavelet, level=level, mode=mode)
+    # Integer pixels are read as they are stored and made float chunk by chunk.
+    stored, pixel_max = dataset.stored
     # The dataset patterns need only the pixels: with more than one thread they run
     # beside the per-image work and the dictionary (stage times then overlap).
     with ThreadPoolExecutor(max_workers=1) as beside:
         def dataset_stage():
             start = time.perf_counter()
-            result = dataset_patterns(dataset.images, layout, n_patterns=n_patterns, energy=energy,
-                                      center=center, seed=seed)
+            result = dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy,
+                                      center=center, seed=seed, pixel_max=pixel_max)
             return result, time.perf_counter() - start
 
         pending = beside.submit(dataset_stage) if resolve_n_jobs(n_jobs) > 1 else None
-        patterns, _ = decompose_images(dataset.images, wavelet=wavelet, level=level, mode=mode, energy=energy,
-                                       top_k=top_k, n_jobs=n_jobs)
+        patterns, _ = decompose_images(stored, wavelet=wavelet, level=level, mode=mode, energy=energy,
+                                       top_k=top_k, pixel_max=pixel_max, n_jobs=n_jobs)
         lap("decompose")
         dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, seed=seed, n_jobs=n_jobs)
         lap("dictionary")

@@ -203,6 +203,13 @@ def _errors_by_rebuild(u, s, vt, r, images, layout):
     return relative, psnr(images, rebuilt)
 
 
+def as_float(chunk, dtype, pixel_max=None):
+    """A chunk of images in ``dtype``; integer pixels divided by ``pixel_max`` first."""
+    if pixel_max:
+        return np.divide(chunk, dtype(pixel_max), dtype=dtype)
+    return chunk.astype(dtype, copy=False)
+
+
 def _numpy_gram_spectrum(a, top_k):
     """:func:`_gram_spectrum` with NumPy's batched eigh (every eigenvector), in float64."""
     a = np.asarray(a, np.float64)
@@ -369,7 +376,7 @@ def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
 
 
 def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=0,
-                     chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+                     pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
     """Wavelet-transform and decompose every image, chunk by chunk.
 
     Equivalent to :func:`wavelet_transform` followed by :func:`image_patterns`,
@@ -388,6 +395,9 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
     energy : float, default=0.99
     top_k : int, default=0
         Also keep each image's top ``top_k`` rank-1 patterns (in the wavelet space).
+    pixel_max : int, default=None
+        For integer pixels (e.g. a :class:`Dataset`'s ``pixels``): the images are
+        ``images / pixel_max`` in float32, made chunk by chunk.
     chunk_size : int, default=2048
     n_jobs : int, default=None
         Threads; None uses every core.
@@ -401,11 +411,14 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
     top_k = check_positive_int(top_k, "top_k", minimum=0)
     images = np.asarray(images)
     layout = wavelet_layout(images.shape[1:], wavelet=wavelet, level=level, mode=mode)
-    dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.float64
+    if pixel_max:
+        dtype = np.float32
+    else:
+        dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.float64
     factors = separable_factors(layout) if layout.orthogonal else None  # None from level 2 on
 
     def work(start, stop):
-        chunk = images[start:stop].astype(dtype, copy=False)
+        chunk = as_float(images[start:stop], dtype, pixel_max)
         if factors is not None:
             return _decompose_chunk(chunk, chunk, layout, energy, dtype, top_k, factors)
         return _decompose_chunk(_forward(chunk, layout), chunk, layout, energy, dtype, top_k)

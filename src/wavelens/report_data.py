@@ -31,7 +31,8 @@ def write_report_data(path, analysis, tables):
     median = np.median(p.rank_at_energy)
     example = int(np.flatnonzero(p.rank_at_energy == np.round(median))[0]) if np.any(
         p.rank_at_energy == np.round(median)) else 0
-    coefficients, _ = wavelet_transform(d.images[example:example + 1], wavelet=layout.wavelet, level=layout.level,
+    example_image = d.select_images(slice(example, example + 1))
+    coefficients, _ = wavelet_transform(example_image, wavelet=layout.wavelet, level=layout.level,
                                         mode=layout.mode, n_jobs=1)
     counts = [c for c in (1, 2, 4, 8, 16, 32, 64) if c < p.max_possible_rank]
     rebuilds = np.concatenate([rebuild_from_patterns(coefficients, layout, c) for c in counts])
@@ -40,10 +41,10 @@ def write_report_data(path, analysis, tables):
     n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns
     np.savez(
         path,
-        sample_images=_as_uint8(d.images[picks]),
+        sample_images=_as_uint8(d.select_images(picks)),
         sample_labels=d.labels[picks],
         example_index=int(d.index[example]),
-        example_image=d.images[example],
+        example_image=example_image[0],
         example_coefficients=coefficients[0],
         example_rebuilds=rebuilds.astype(np.float32),
         example_counts=np.array(counts),
@@ -60,7 +61,7 @@ def write_member_images(path, analysis, *, per_community=5, max_communities=30):
     images, ids, counts = [], [], []
     for community in communities:
         rows = np.searchsorted(d.index, community["central_members"][:per_community])
-        images.append(_as_uint8(d.images[rows]))
+        images.append(_as_uint8(d.select_images(rows)))
         ids.append(community["community"])
         counts.append(len(rows))
     np.savez(path, member_images=np.concatenate(images) if images else np.zeros((0,) + d.image_shape, np.uint8),
@@ -72,5 +73,5 @@ def write_pair_images(path, pairs, dataset_a, dataset_b, *, n_pairs=12):
     rows_a, rows_b = pairs.index_a[:n_pairs], pairs.index_b[:n_pairs]
     captions = [f"A{dataset_a.index[i]} B{dataset_b.index[j]}\n{s:.4f}"
                 for i, j, s in zip(rows_a, rows_b, pairs.similarity[:n_pairs])]
-    np.savez(path, pair_images_a=_as_uint8(dataset_a.images[rows_a]),
-             pair_images_b=_as_uint8(dataset_b.images[rows_b]), pair_captions=np.array(captions))
+    np.savez(path, pair_images_a=_as_uint8(dataset_a.select_images(rows_a)),
+             pair_images_b=_as_uint8(dataset_b.select_images(rows_b)), pair_captions=np.array(captions))

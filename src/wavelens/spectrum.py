@@ -15,7 +15,7 @@ import numpy as np
 
 from ._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds
 from ._validation import check_energy, check_positive_int
-from .lowrank import rank_at_energy
+from .lowrank import as_float, rank_at_energy
 from .transform import _forward, wavelet_transform
 
 __all__ = [
@@ -69,23 +69,39 @@ class DatasetPatterns:
     mean: object
 
 
-def _rows(matrix, start, stop, mean):
+def _rows(matrix, start, stop, mean, pixel_max=None):
     block = np.asarray(matrix[start:stop], dtype=np.float64).reshape(stop - start, -1)
+    if pixel_max:
+        block /= pixel_max
     return block - mean if mean is not None else block
 
 
-def gram_matrix(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
-    """W^T W of a matrix given as rows (less ``mean``), accumulated in float64 chunk by chunk."""
+def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE):
+    """W^T W of a matrix given as rows (less ``mean``), accumulated in float64 chunk by chunk.
+
+    Rows of integer pixels (``pixel_max`` given) stand for ``rows / pixel_max``.
+    Uncentered, up to 4095 levels, their Gram matrix is computed exactly, in
+    float32 products (twice the speed of float64) over blocks of rows small
+    enough that every partial sum is an integer below 2^24, blocks summed in float64.
+    """
     n_columns = int(np.prod(rows.shape[1:]))
     gram = np.zeros((n_columns, n_columns))
-    buffer = np.empty((min(chunk_size, len(rows)), n_columns))  # one float64 chunk, reused
+    exact_rows = 2 ** 24 // pixel_max ** 2 if pixel_max and mean is None else 0  # 258 for 8-bit pixels
+    buffer = np.empty((min(chunk_size, len(rows)), n_columns), np.float32 if exact_rows else np.float64)
     for start, stop in chunk_bounds(len(rows), chunk_size):
-        block = buffer[:stop - start]
-        np.copyto(block, np.asarray(rows[start:stop]).reshape(stop - start, -1))
+        block = buffer[:stop - start]  # one chunk, reused
+        np.copyto(block, np.asarray(rows[start:stop]).reshape(stop - start, -1), casting="unsafe")
+        if exact_rows:
+            for first in range(0, stop - start, exact_rows):
+                part = block[first:first + exact_rows]
+                gram += part.T @ part
+            continue
+        if pixel_max:
+            block /= pixel_max
         if mean is not None:
             block -= mean
         gram += block.T @ block
-    return gram
+    return gram / pixel_max ** 2 if exact_rows else gram
 
 
 # Singular values below this fraction of the largest are not resolved by the
@@ -94,11 +110,11 @@ _GRAM_RESOLUTION = 1e-6
 _QR_CHUNK = 8192
 
 
-def _r_factor(rows, mean, chunk_size):
+def _r_factor(rows, mean, chunk_size, pixel_max=None):
     """R of W = QR, by chunks: QR of [R so far; next rows] (a tall-skinny QR)."""
     r = None
     for start, stop in chunk_bounds(len(rows), chunk_size):
-        block = _rows(rows, start, stop, mean)
+        block = _rows(rows, start, stop, mean, pixel_max)
         r = np.linalg.qr(block if r is None else np.vstack([r, block]), mode="r")
     return r
 
@@ -141,7 +157,7 @@ def transform_matrix(layout):
     return coefficients.reshape(n_pixels, -1)
 
 
-def dataset_spectra(images, layout, *, center=False, chunk_size=DEFAULT_CHUNK_SIZE):
+def dataset_spectra(images, layout, *, center=False, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """Singular values of the pixel matrix X and of the wavelet matrix W = X M, in float64.
 
     Both come from one pass over the pixels: W^T W = M^T (X^T X) M, and where
@@ -163,15 +179,15 @@ def dataset_spectra(images, layout, *, center=False, chunk_size=DEFAULT_CHUNK_SI
     if center:
         mean = np.zeros(int(np.prod(images.shape[1:])))
         for start, stop in chunk_bounds(n, chunk_size):
-            mean += _rows(images, start, stop, None).sum(axis=0)
+            mean += _rows(images, start, stop, None, pixel_max).sum(axis=0)
         mean /= n
-    gram = gram_matrix(images, mean=mean, chunk_size=chunk_size)
+    gram = gram_matrix(images, mean=mean, pixel_max=pixel_max, chunk_size=chunk_size)
     transform = transform_matrix(layout)
     cache = {}
 
     def r_pixels():
         if "r" not in cache:
-            cache["r"] = _r_factor(images, mean, _QR_CHUNK)
+            cache["r"] = _r_factor(images, mean, _QR_CHUNK, pixel_max)
         return cache["r"]
 
     pixel_s, pixel_vectors = _spectrum(gram, r_pixels, n)
@@ -197,7 +213,7 @@ def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZ
     return numerical_rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
 
 
-def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, seed=0,
+def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, seed=0, pixel_max=None,
                      chunk_size=DEFAULT_CHUNK_SIZE):
     """SVD of the dataset wavelet matrix and each image's share of the top patterns.
 
@@ -216,6 +232,9 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
         Remove the mean image first (then the patterns are principal components).
     seed : int, default=0
         Seeds the randomized SVD used above ``GRAM_LIMIT`` coefficients.
+    pixel_max : int, default=None
+        For integer pixels (e.g. a :class:`Dataset`'s ``pixels``): the images
+        are ``images / pixel_max``.
 
     Returns
     -------
@@ -228,7 +247,8 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
     n_pixels = int(np.prod(images.shape[1:]))
     k = min(n_patterns, n_images, n_columns)
     if n_columns <= GRAM_LIMIT and n_pixels <= GRAM_LIMIT:
-        pixel_s, s, vectors, mean = dataset_spectra(images, layout, center=center, chunk_size=chunk_size)
+        pixel_s, s, vectors, mean = dataset_spectra(images, layout, center=center, pixel_max=pixel_max,
+                                                    chunk_size=chunk_size)
         k = min(k, len(s))
         components = vectors[:, :k].T
         rank = numerical_rank(s, (n_images, n_columns))
@@ -237,19 +257,20 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
     else:
         from sklearn.utils.extmath import randomized_svd
 
-        coefficients, _ = wavelet_transform(images, wavelet=layout.wavelet, level=layout.level, mode=layout.mode)
+        coefficients, _ = wavelet_transform(as_float(images, np.float64, pixel_max), wavelet=layout.wavelet,
+                                            level=layout.level, mode=layout.mode)
         mean = _rows(coefficients, 0, n_images, None).mean(axis=0) if center else None
         matrix = _rows(coefficients, 0, n_images, mean)
         _, s, components = randomized_svd(matrix, k, random_state=seed)
         rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
-    shares = _shares(images, layout, components, mean, chunk_size)
+    shares = _shares(images, layout, components, mean, chunk_size, pixel_max)
     dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
     return DatasetPatterns(s, components, shares, dominant, rank, pixel_rank, at_energy, mean)
 
 
-def _shares(images, layout, components, mean, chunk_size):
+def _shares(images, layout, components, mean, chunk_size, pixel_max):
     """(w_i . b_k)^2 / ||w_i||^2 for every image row w_i of W (less ``mean``), chunk by chunk.
 
     For an orthogonal transform W = X M keeps the pixels' norms and w_i . b_k
@@ -265,7 +286,7 @@ def _shares(images, layout, components, mean, chunk_size):
         directions = components.T.astype(np.float32)
         offset = None if mean is None else mean.astype(np.float32)
     for start, stop in chunk_bounds(n_images, chunk_size):
-        block = images[start:stop].astype(np.float32, copy=False)
+        block = as_float(images[start:stop], np.float32, pixel_max)
         if not layout.orthogonal:
             block = _forward(block, layout)
         block = block.reshape(stop - start, -1)

@@ -1,22 +1,22 @@
 """The dataset container and helpers shared by every loader."""
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .._validation import WavelensError, check_finite
 
-__all__ = ["Dataset", "make_dataset", "stratified_subsample", "to_unit_float32"]
+__all__ = ["Dataset", "make_dataset", "pixels_to_unit", "stratified_subsample", "to_unit_float32"]
 
 
-@dataclass
 class Dataset:
     """Images with their labels.
 
     Attributes
     ----------
     images : ndarray of shape (n_images, height, width) or (n_images, height, width, channels)
-        float32 pixel values in [0, 1].
+        float32 pixel values in [0, 1]. For a dataset read from integer pixels
+        this is made from ``pixels`` on first use (and kept), so that work done
+        chunk by chunk from ``pixels`` never holds the float32 copy, 4 times
+        the size.
     labels : ndarray of shape (n_images,)
         Integer class labels, indices into ``class_names``.
     class_names : list of str
@@ -29,31 +29,66 @@ class Dataset:
         Where the images were read from.
     index : ndarray of shape (n_images,)
         Each image's position in the full split, kept through ``--limit``.
+    pixels : ndarray of unsigned integers or None
+        The pixels as read (e.g. uint8), of the shape of ``images``; then
+        ``images`` is ``pixels / pixel_max`` in float32.
+    pixel_max : int or None
+        The largest pixel value of ``pixels``' type (255 for uint8).
     """
 
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: list
-    name: str
-    split: str
-    source: str
-    index: np.ndarray = field(default=None)
+    def __init__(self, images, labels, class_names, *, name, split, source, index=None, pixels=None,
+                 pixel_max=None):
+        if images is None and pixels is None:
+            raise ValueError("a Dataset needs images or pixels")
+        self._images = images
+        self.pixels = pixels
+        self.pixel_max = pixel_max if pixels is not None else None
+        self.labels = labels
+        self.class_names = class_names
+        self.name = name
+        self.split = split
+        self.source = source
+        self.index = np.arange(len(labels)) if index is None else index
 
-    def __post_init__(self):
-        if self.index is None:
-            self.index = np.arange(len(self.labels))
+    @property
+    def images(self):
+        if self._images is None:
+            self._images = pixels_to_unit(self.pixels, self.pixel_max)
+        return self._images
+
+    def select_images(self, rows):
+        """float32 images of the given rows, without making every image float32."""
+        if self._images is None:
+            return pixels_to_unit(self.pixels[rows], self.pixel_max)
+        return self._images[rows]
+
+    @property
+    def stored(self):
+        """``(array, pixel_max)``: the pixels and their maximum if the dataset holds integer
+        pixels, else the float32 images and None (what chunked work reads)."""
+        return (self.pixels, self.pixel_max) if self._images is None else (self._images, None)
 
     @property
     def n_images(self):
-        return self.images.shape[0]
+        return len(self.labels)
 
     @property
     def image_shape(self):
-        return tuple(int(s) for s in self.images.shape[1:])
+        array = self.pixels if self._images is None else self._images
+        return tuple(int(s) for s in array.shape[1:])
 
     @property
     def n_classes(self):
         return len(self.class_names)
+
+    def __repr__(self):
+        return (f"Dataset(name={self.name!r}, split={self.split!r}, n_images={self.n_images}, "
+                f"image_shape={self.image_shape}, n_classes={self.n_classes})")
+
+
+def pixels_to_unit(pixels, pixel_max):
+    """Integer pixels as float32 in [0, 1]: ``pixels / pixel_max``, correctly rounded."""
+    return np.divide(pixels, np.float32(pixel_max), dtype=np.float32)
 
 
 def to_unit_float32(images, what):
@@ -68,7 +103,7 @@ def to_unit_float32(images, what):
     if images.dtype == bool:
         return images.astype(np.float32)
     if np.issubdtype(images.dtype, np.unsignedinteger):
-        return np.divide(images, np.float32(np.iinfo(images.dtype).max), dtype=np.float32)
+        return pixels_to_unit(images, np.iinfo(images.dtype).max)
     if np.issubdtype(images.dtype, np.signedinteger):
         images = images.astype(np.float64)
     elif not np.issubdtype(images.dtype, np.floating):
@@ -133,6 +168,9 @@ def make_dataset(images, labels, class_names, *, name, split, source):
         raise WavelensError(
             f"{source}: label {n_classes - 1} has no class name ({len(class_names)} names given)."
         )
+    if np.issubdtype(images.dtype, np.unsignedinteger):  # kept as read: images are made when needed
+        return Dataset(None, labels, class_names, name=name, split=split, source=str(source),
+                       pixels=images, pixel_max=int(np.iinfo(images.dtype).max))
     images = to_unit_float32(images, f"{source} images")
     return Dataset(images, labels, class_names, name=name, split=split, source=str(source))
 
@@ -157,12 +195,15 @@ def stratified_subsample(dataset, limit, seed):
         members = np.flatnonzero(dataset.labels == cls)
         chosen.append(rng.choice(members, size=k, replace=False))
     keep = np.sort(np.concatenate(chosen))
+    array, pixel_max = dataset.stored
     return Dataset(
-        dataset.images[keep],
+        None if pixel_max else array[keep],
         dataset.labels[keep],
         dataset.class_names,
         name=dataset.name,
         split=dataset.split,
         source=dataset.source,
         index=dataset.index[keep],
+        pixels=array[keep] if pixel_max else None,
+        pixel_max=pixel_max,
     )
