@@ -93,7 +93,7 @@ cdef int _top_spectrum(const real* a, int p, int q, int k, double* g, double* d,
                        int* nonzero_cols, double* values, double* left, double* right) noexcept nogil:
     """One row-major p x q matrix: its min(p, q) singular values (descending) into ``values``,
     the top k left vectors (k x p) into ``left`` and right vectors (k x q) into ``right``."""
-    cdef int i, j, r, c, it, info = 0, n_rows = 0, n_cols = 0, n, other, by_rows
+    cdef int i, j, r, c, it, info = 0, n_rows = 0, n_cols = 0, n, other, by_rows, flag, row_any
     cdef double acc, s, lam, scale, tiny, cluster
     cdef double* y
     cdef double one = 1.0, zero = 0.0
@@ -105,11 +105,13 @@ cdef int _top_spectrum(const real* a, int p, int q, int k, double* g, double* d,
         nonzero_rows[r] = 0
     for c in range(q):
         nonzero_cols[c] = 0
-    for r in range(p):
+    for r in range(p):  # branch-free, so that the compiler vectorizes it
+        row_any = 0
         for c in range(q):
-            if a[r * q + c] != 0:
-                nonzero_rows[r] = 1
-                nonzero_cols[c] = 1
+            flag = a[r * q + c] != 0
+            row_any |= flag
+            nonzero_cols[c] |= flag
+        nonzero_rows[r] = row_any
     for r in range(p):
         if nonzero_rows[r]:
             nonzero_rows[n_rows] = r
