@@ -6,10 +6,11 @@ the medians and their ratio. wavelens runs twice a round: as the default
 command (which also draws report.html) and with --no-report (the same work
 as the baseline's and more: r(e), PSNR, dataset patterns, every statistic).
 
-    python benchmarks/bench_analyze.py [--repeats 3]
+    python benchmarks/bench_analyze.py [--repeats 5]
 """
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,34 +21,40 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(command):
-    start = time.perf_counter()
+    """Wall seconds, CPU seconds (user + system) and stdout of a fresh process."""
+    start, cpu = time.perf_counter(), _children_cpu()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"failed: {' '.join(map(str, command))}\n{result.stderr}")
-    return elapsed, result.stdout
+    return elapsed, _children_cpu() - cpu, result.stdout
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     baseline, ours, bare = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            seconds, output = run([sys.executable, HERE / "baseline_analyze.py"])
+            seconds, cpu, output = run([sys.executable, HERE / "baseline_analyze.py"])
             baseline.append(seconds)
-            print(f"baseline run {i + 1}: {seconds:6.2f} s  ({output.strip()})")
-            seconds, output = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split", "train",
-                                   "--out", Path(tmp) / f"run{i}"])
+            print(f"baseline run {i + 1}: {seconds:6.2f} s (CPU {cpu:5.2f} s)  ({output.strip()})")
+            seconds, cpu, output = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split",
+                                        "train", "--out", Path(tmp) / f"run{i}"])
             ours.append(seconds)
             nmi_line = next(line for line in output.splitlines() if line.startswith("Association of 100 image"))
-            print(f"wavelens run {i + 1}: {seconds:6.2f} s  ({nmi_line[:110]}...)")
-            seconds, _ = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split", "train",
-                              "--no-report", "--out", Path(tmp) / f"bare{i}"])
+            print(f"wavelens run {i + 1}: {seconds:6.2f} s (CPU {cpu:5.2f} s)  ({nmi_line[:110]}...)")
+            seconds, cpu, _ = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split", "train",
+                                   "--no-report", "--out", Path(tmp) / f"bare{i}"])
             bare.append(seconds)
-            print(f"wavelens --no-report run {i + 1}: {seconds:6.2f} s")
+            print(f"wavelens --no-report run {i + 1}: {seconds:6.2f} s (CPU {cpu:5.2f} s)")
     b, o, n = statistics.median(baseline), statistics.median(ours), statistics.median(bare)
     print(f"median: baseline {b:.2f} s; wavelens analyze {o:.2f} s ({b / o:.1f}x); "
           f"with --no-report {n:.2f} s ({b / n:.1f}x)")
