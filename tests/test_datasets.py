@@ -192,6 +192,21 @@ def test_corrupt_gzip(tmp_path, rng):
         load_dataset(tmp_path)
 
 
+def test_gzip_of_several_members_and_a_corrupt_member(tmp_path, rng):
+    import gzip
+
+    images = _uint8_images(rng, 6, (4, 4))
+    write_idx_folder(tmp_path, images, np.arange(6), compress=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    raw = path.read_bytes()
+    path.unlink()
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(raw[:50]) + gzip.compress(raw[50:]))
+    np.testing.assert_array_equal(load_dataset(tmp_path).pixels, images)  # as `cat a.gz b.gz` makes
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(raw[:50]) + b"\x1f\x8bnot gzip")
+    with pytest.raises(WavelensError, match="is a corrupt or truncated gzip file"):
+        load_dataset(tmp_path)
+
+
 def test_truncated_raw_idx(tmp_path, rng):
     write_idx_folder(tmp_path, _uint8_images(rng, 4, (4, 4)), np.arange(4), compress=False)
     path = tmp_path / "train-images-idx3-ubyte"
