@@ -202,3 +202,18 @@ def test_pixels_and_their_float_images_give_the_same_analysis(rng):
         np.testing.assert_allclose(da.singular_values, db.singular_values, rtol=1e-6, atol=1e-9 * db.singular_values[0])
         np.testing.assert_allclose(da.shares, db.shares, rtol=1e-4, atol=1e-6)
         assert da.numerical_rank == db.numerical_rank and da.numerical_rank_pixel == db.numerical_rank_pixel
+
+
+def test_large_images_never_build_the_transform_matrix(rng, monkeypatch):
+    import wavelens.spectrum as spectrum
+
+    def refuse(layout):
+        raise AssertionError("a coefficients x coefficients matrix for images above GRAM_LIMIT")
+
+    monkeypatch.setattr(spectrum, "transform_matrix", refuse)
+    images = rng.random((40, 64, 72)).astype(np.float32)  # 4,608 pixels > GRAM_LIMIT
+    layout = wavelet_layout(images.shape[1:])
+    dp = dataset_patterns(images, layout, n_patterns=4)
+    w = _forward(images.astype(np.float64), layout).reshape(len(images), -1)
+    expected = (w @ dp.components.T) ** 2 / (w ** 2).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(dp.shares, expected, rtol=1e-4, atol=1e-6)

@@ -69,11 +69,18 @@ class DatasetPatterns:
     mean: object
 
 
-def _rows(matrix, start, stop, mean, pixel_max=None):
-    block = np.asarray(matrix[start:stop], dtype=np.float64).reshape(stop - start, -1)
+def _rows(matrix, start, stop, mean, pixel_max=None, out=None):
+    """Rows start:stop as float64 (integer pixels divided by ``pixel_max``, less ``mean``),
+    in ``out`` if given."""
+    rows = np.asarray(matrix[start:stop]).reshape(stop - start, -1)
+    block = rows.astype(np.float64) if out is None else out
+    if out is not None:
+        np.copyto(block, rows, casting="unsafe")
     if pixel_max:
         block /= pixel_max
-    return block - mean if mean is not None else block
+    if mean is not None:
+        block -= mean
+    return block
 
 
 def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE):
@@ -89,18 +96,15 @@ def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZ
     exact_rows = 2 ** 24 // pixel_max ** 2 if pixel_max and mean is None else 0  # 258 for 8-bit pixels
     buffer = np.empty((min(chunk_size, len(rows)), n_columns), np.float32 if exact_rows else np.float64)
     for start, stop in chunk_bounds(len(rows), chunk_size):
-        block = buffer[:stop - start]  # one chunk, reused
-        np.copyto(block, np.asarray(rows[start:stop]).reshape(stop - start, -1), casting="unsafe")
-        if exact_rows:
-            for first in range(0, stop - start, exact_rows):
-                part = block[first:first + exact_rows]
-                gram += part.T @ part
+        if not exact_rows:
+            block = _rows(rows, start, stop, mean, pixel_max, out=buffer[:stop - start])  # one chunk, reused
+            gram += block.T @ block
             continue
-        if pixel_max:
-            block /= pixel_max
-        if mean is not None:
-            block -= mean
-        gram += block.T @ block
+        block = buffer[:stop - start]
+        np.copyto(block, np.asarray(rows[start:stop]).reshape(stop - start, -1), casting="unsafe")
+        for first in range(0, stop - start, exact_rows):
+            part = block[first:first + exact_rows]
+            gram += part.T @ part
     return gram / pixel_max ** 2 if exact_rows else gram
 
 
@@ -157,7 +161,7 @@ def transform_matrix(layout):
     return coefficients.reshape(n_pixels, -1)
 
 
-def dataset_spectra(images, layout, *, center=False, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE):
+def dataset_spectra(images, layout, *, center=False, pixel_max=None, transform=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """Singular values of the pixel matrix X and of the wavelet matrix W = X M, in float64.
 
     Both come from one pass over the pixels: W^T W = M^T (X^T X) M, and where
@@ -173,6 +177,8 @@ def dataset_spectra(images, layout, *, center=False, pixel_max=None, chunk_size=
     wavelet_vectors : ndarray of shape (n_coefficients, len(wavelet_singular_values))
     wavelet_mean : ndarray or None
         The mean row of W removed when ``center``.
+
+    ``transform``, if given, is :func:`transform_matrix` of ``layout``, already computed.
     """
     n = len(images)
     mean = None
@@ -182,7 +188,7 @@ def dataset_spectra(images, layout, *, center=False, pixel_max=None, chunk_size=
             mean += _rows(images, start, stop, None, pixel_max).sum(axis=0)
         mean /= n
     gram = gram_matrix(images, mean=mean, pixel_max=pixel_max, chunk_size=chunk_size)
-    transform = transform_matrix(layout)
+    transform = transform_matrix(layout) if transform is None else transform
     cache = {}
 
     def r_pixels():
@@ -246,9 +252,11 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
     n_columns = int(np.prod(layout.matrix_shape)) * layout.n_channels
     n_pixels = int(np.prod(images.shape[1:]))
     k = min(n_patterns, n_images, n_columns)
+    transform = None
     if n_columns <= GRAM_LIMIT and n_pixels <= GRAM_LIMIT:
+        transform = transform_matrix(layout)
         pixel_s, s, vectors, mean = dataset_spectra(images, layout, center=center, pixel_max=pixel_max,
-                                                    chunk_size=chunk_size)
+                                                    transform=transform, chunk_size=chunk_size)
         k = min(k, len(s))
         components = vectors[:, :k].T
         rank = numerical_rank(s, (n_images, n_columns))
@@ -265,21 +273,23 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
         rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
-    shares = _shares(images, layout, components, mean, chunk_size, pixel_max)
+    # With an orthogonal transform and its matrix at hand, the pixels serve directly.
+    shares = _shares(images, layout, components, mean, chunk_size, pixel_max,
+                     transform if layout.orthogonal else None)
     dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
     return DatasetPatterns(s, components, shares, dominant, rank, pixel_rank, at_energy, mean)
 
 
-def _shares(images, layout, components, mean, chunk_size, pixel_max):
+def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
     """(w_i . b_k)^2 / ||w_i||^2 for every image row w_i of W (less ``mean``), chunk by chunk.
 
-    For an orthogonal transform W = X M keeps the pixels' norms and w_i . b_k
-    = x_i . (M b_k): the pixels serve directly.
+    Given the orthogonal ``transform`` M, W = X M keeps the pixels' norms and
+    w_i . b_k = x_i . (M b_k): the pixels serve directly. Otherwise each chunk
+    is transformed.
     """
     n_images = len(images)
     shares = np.empty((n_images, len(components)), dtype=np.float32)
-    if layout.orthogonal:
-        transform = transform_matrix(layout)
+    if transform is not None:
         directions = (transform @ components.T).astype(np.float32)
         offset = None if mean is None else (mean @ transform.T).astype(np.float32)
     else:
@@ -287,7 +297,7 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max):
         offset = None if mean is None else mean.astype(np.float32)
     for start, stop in chunk_bounds(n_images, chunk_size):
         block = as_float(images[start:stop], np.float32, pixel_max)
-        if not layout.orthogonal:
+        if transform is None:
             block = _forward(block, layout)
         block = block.reshape(stop - start, -1)
         if offset is not None:
