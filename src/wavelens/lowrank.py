@@ -14,6 +14,7 @@ import numpy as np
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._progress import stage
 from ._validation import check_energy, check_positive_int
+from .datasets._base import pixels_to_unit
 from .transform import inverse_wavelet_transform, separable_factors, wavelet_layout, _forward
 
 
@@ -206,7 +207,7 @@ def _errors_by_rebuild(u, s, vt, r, images, layout):
 def as_float(chunk, dtype, pixel_max=None):
     """A chunk of images in ``dtype``; integer pixels divided by ``pixel_max`` first."""
     if pixel_max:
-        return np.divide(chunk, dtype(pixel_max), dtype=dtype)
+        return pixels_to_unit(chunk, pixel_max, dtype)
     return chunk.astype(dtype, copy=False)
 
 

@@ -86,9 +86,9 @@ class Dataset:
                 f"image_shape={self.image_shape}, n_classes={self.n_classes})")
 
 
-def pixels_to_unit(pixels, pixel_max):
-    """Integer pixels as float32 in [0, 1]: ``pixels / pixel_max``, correctly rounded."""
-    return np.divide(pixels, np.float32(pixel_max), dtype=np.float32)
+def pixels_to_unit(pixels, pixel_max, dtype=np.float32):
+    """Integer pixels as floats in [0, 1]: ``pixels / pixel_max``, correctly rounded in ``dtype``."""
+    return np.divide(pixels, dtype(pixel_max), dtype=dtype)
 
 
 def to_unit_float32(images, what):
