@@ -154,6 +154,9 @@ def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repea
     return result
 
 
+# All parallelism is by threads over chunks, with single-threaded BLAS calls:
+# BLAS's own threads spin between calls and took a fifth of the CPU time.
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=3,
             n_patterns=100, center=False, random_repeats=5, label_noise=0.0, seed=0, n_jobs=None,
             params=None):
@@ -185,16 +188,6 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     -------
     Analysis
     """
-    # All parallelism is by threads over chunks, with single-threaded BLAS calls:
-    # BLAS's own threads spin between calls and took a fifth of the CPU time.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _analyze(dataset, wavelet=wavelet, level=level, mode=mode, energy=energy, top_k=top_k,
-                        n_patterns=n_patterns, center=center, random_repeats=random_repeats,
-                        label_noise=label_noise, seed=seed, n_jobs=n_jobs, params=params)
-
-
-def _analyze(dataset, *, wavelet, level, mode, energy, top_k, n_patterns, center, random_repeats, label_noise,
-             seed, n_jobs, params):
     top_k = check_positive_int(top_k, "top_k")
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)

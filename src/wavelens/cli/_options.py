@@ -46,14 +46,6 @@ def load_for_command(dataset, split, data_dir, limit, resize, seed, *, kernel=Fa
     return data, time.perf_counter() - start, params
 
 
-def single_threaded_blas():
-    """BLAS on one thread: the analysis runs its own threads over chunks, and BLAS's
-    threads spin between calls, taking the cores from them."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def command_line():
     """The command as typed, for the record in summaries and reports."""
     return "wavelens " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])

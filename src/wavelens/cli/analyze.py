@@ -4,8 +4,7 @@ import click
 
 from ..analysis import analyze
 from ..results import check_output_dir, write_analysis
-from ._options import (command_line, dataset_options, load_for_command, output_options, pattern_options,
-                       single_threaded_blas, wavelet_options)
+from ._options import command_line, dataset_options, load_for_command, output_options, pattern_options, wavelet_options
 
 
 def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, **options):
@@ -89,12 +88,11 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
     and arrays.npz (see the README).
     """
     check_output_dir(out, overwrite=overwrite)
-    with single_threaded_blas():
-        result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
-                              mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
-                              random_repeats=random_repeats, label_noise=label_noise)
-        result.command = command_line()
-        summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
+    result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
+                          mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
+                          random_repeats=random_repeats, label_noise=label_noise)
+    result.command = command_line()
+    summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
     click.echo(format_lowrank(summary))
     click.echo(format_association(summary))
     click.echo(f"Results in {out}/" + ("." if no_report else "; open report.html in a browser."))

@@ -4,8 +4,7 @@ import click
 
 from ..analysis import noise_curve
 from ..results import check_output_dir, write_noise_curve
-from ._options import (command_line, dataset_options, output_options, pattern_options, single_threaded_blas,
-                       wavelet_options)
+from ._options import command_line, dataset_options, output_options, pattern_options, wavelet_options
 from .analyze import run_analysis
 
 
@@ -45,11 +44,10 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
     Writes OUT/noise_curve.json and OUT/noise_curve.csv.
     """
     check_output_dir(out, overwrite=overwrite)
-    with single_threaded_blas():
-        result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
-                              mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
-                              random_repeats=random_repeats)
-        rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
+    result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
+                          mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
+                          random_repeats=random_repeats)
+    rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
     summary = result.summary()
     context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
     context["command"] = command_line()
