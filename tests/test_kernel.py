@@ -217,3 +217,4 @@ def test_large_images_never_build_the_transform_matrix(rng, monkeypatch):
     w = _forward(images.astype(np.float64), layout).reshape(len(images), -1)
     expected = (w @ dp.components.T) ** 2 / (w ** 2).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(dp.shares, expected, rtol=1e-4, atol=1e-6)
+

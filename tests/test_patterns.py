@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import planted_patterns, run_cli
-from wavelens import WavelensError, analyze, load_dataset, wavelet_transform
+from wavelens import WavelensError, analyze, decompose_images, load_dataset, wavelet_transform
 from wavelens.analysis import noise_curve
 from wavelens.spectrum import dataset_patterns, numerical_rank_of_rows
+from wavelens.transform import wavelet_layout
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +200,52 @@ def test_single_class_and_too_many_patterns_through_the_cli(tmp_path):
     result = run_cli("analyze", "digits", "--limit", "40", "--out", tmp_path / "b")
     assert result.returncode == 2 and "40 images are fewer than the 100 patterns" in result.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_pixel_gram_is_exact_and_the_same_whichever_thread_adds_which_chunk(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wavelens.spectrum import PixelGram
+
+    pixels = rng.integers(0, 256, (2000, 30)).astype(np.uint8)
+    pixels[:700] = 255  # sums far beyond float32's 2^24: exact only by blocks
+    exact = pixels.astype(np.int64).T @ pixels.astype(np.int64) / 255.0 ** 2
+    totals = []
+    for order_seed in range(3):
+        chunks = [(s, min(s + 173, 2000)) for s in range(0, 2000, 173)]
+        np.random.default_rng(order_seed).shuffle(chunks)
+        gram = PixelGram(30, 255)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda b: gram.add(pixels[b[0]:b[1]]), chunks))
+        totals.append(gram.total())
+    np.testing.assert_array_equal(totals[0], exact)
+    for total in totals[1:]:
+        np.testing.assert_array_equal(total, totals[0])
+    with pytest.raises(ValueError, match="4095 levels"):
+        PixelGram(30, 65535)
+
+
+def test_decompose_images_hands_each_chunk_to_each_chunk(rng):
+    pixels = rng.integers(0, 256, (530, 8, 8)).astype(np.uint8)
+    seen = []
+    decompose_images(pixels, top_k=1, pixel_max=255, chunk_size=100, n_jobs=2, each_chunk=seen.append)
+    # Each chunk is rows start:stop of the images as given (a view: no copy is made for it).
+    spans = sorted(((c.ctypes.data - pixels.ctypes.data) // pixels[0].nbytes, len(c)) for c in seen)
+    assert spans == [(0, 100), (100, 100), (200, 100), (300, 100), (400, 100), (500, 30)]
+    assert all(np.shares_memory(c, pixels) for c in seen)
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_analysis_of_pixels_gives_the_dataset_patterns_of_a_separate_pass(rng, center):
+    from wavelens.datasets._base import make_dataset
+
+    pixels = rng.integers(0, 256, (400, 12, 12)).astype(np.uint8)
+    pixels[:, :2] = 0
+    data = make_dataset(pixels, np.arange(400) % 4, None, name="t", split="all", source="test")
+    layout = wavelet_layout((12, 12))
+    separate = dataset_patterns(pixels, layout, n_patterns=10, center=center, pixel_max=255)
+    for n_jobs in (1, 2):
+        dp = analyze(data, n_patterns=10, center=center, random_repeats=1, n_jobs=n_jobs).dataset_patterns
+        np.testing.assert_array_equal(dp.singular_values, separate.singular_values)
+        np.testing.assert_array_equal(dp.components, separate.components)
+        np.testing.assert_array_equal(dp.shares, separate.shares)

@@ -143,3 +143,15 @@ def test_no_report(tmp_path):
     assert run_cli("analyze", "digits", "--limit", "300", "--patterns", "10", "--no-report", "--out", out).returncode == 0
     assert not (out / "report.html").exists() and (out / "report.npz").exists()
     assert build_report(out).name == "report.html"
+
+
+def test_matplotlib_warms_up_on_a_thread_only_when_asked():
+    import subprocess
+    import sys
+
+    code = ("import sys, threading; from wavelens import figures; figures.wait_until_ready(); "
+            "assert 'matplotlib' not in sys.modules; figures.warm_up_in_background(); "
+            "figures.warm_up_in_background(); figures.wait_until_ready(); "
+            "assert 'matplotlib.pyplot' in sys.modules and threading.active_count() == 1; print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

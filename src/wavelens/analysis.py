@@ -19,7 +19,7 @@ from .association import (class_signatures, compare_with_random, contingency_tab
 from .datasets import Dataset
 from .dictionary import PatternDictionary, build_pattern_dictionary
 from .lowrank import ImagePatterns, decompose_images
-from .spectrum import DatasetPatterns, dataset_patterns
+from .spectrum import DatasetPatterns, PixelGram, dataset_patterns, on_gram_route
 from .transform import wavelet_layout
 
 __all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
@@ -204,19 +204,29 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     layout = wavelet_layout(dataset.image_shape, wavelet=wavelet, level=level, mode=mode)
     # Integer pixels are read as they are stored and made float chunk by chunk.
     stored, pixel_max = dataset.stored
-    # The dataset patterns need only the pixels: with more than one thread they run
-    # beside the per-image work and the dictionary (stage times then overlap).
+    # The dataset patterns need the pixel matrix's Gram matrix. For integer pixels it
+    # is exact whatever the order of the sums, so it is added up in the per-image pass,
+    # on the same threads and chunks; otherwise it has its own pass. Either way, with
+    # more than one thread the rest of that stage runs beside the dictionary (stage
+    # times then overlap).
+    one_pass = bool(pixel_max) and pixel_max < 4096 and not center and on_gram_route(layout)
+    pixel_gram = PixelGram(int(np.prod(dataset.image_shape)), pixel_max) if one_pass else None
     with ThreadPoolExecutor(max_workers=1) as beside:
         def dataset_stage():
             start = time.perf_counter()
-            result = dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy,
-                                      center=center, seed=seed, pixel_max=pixel_max)
+            result = dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy, center=center,
+                                      seed=seed, pixel_max=pixel_max,
+                                      pixel_gram=pixel_gram.total() if one_pass else None)
             return result, time.perf_counter() - start
 
-        pending = beside.submit(dataset_stage) if resolve_n_jobs(n_jobs) > 1 else None
+        parallel = resolve_n_jobs(n_jobs) > 1
+        pending = beside.submit(dataset_stage) if parallel and not one_pass else None
         patterns, _ = decompose_images(stored, wavelet=wavelet, level=level, mode=mode, energy=energy,
-                                       top_k=top_k, pixel_max=pixel_max, n_jobs=n_jobs)
+                                       top_k=top_k, pixel_max=pixel_max, n_jobs=n_jobs,
+                                       each_chunk=pixel_gram.add if one_pass else None)
         lap("decompose")
+        if parallel and pending is None:
+            pending = beside.submit(dataset_stage)
         dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, seed=seed, n_jobs=n_jobs)
         lap("dictionary")
         dp, timings["dataset_patterns"] = pending.result() if pending else dataset_stage()

@@ -377,7 +377,7 @@ def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
 
 
 def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=0,
-                     pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+                     pixel_max=None, each_chunk=None, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
     """Wavelet-transform and decompose every image, chunk by chunk.
 
     Equivalent to :func:`wavelet_transform` followed by :func:`image_patterns`,
@@ -399,6 +399,10 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
     pixel_max : int, default=None
         For integer pixels (e.g. a :class:`Dataset`'s ``pixels``): the images are
         ``images / pixel_max`` in float32, made chunk by chunk.
+    each_chunk : callable, default=None
+        Called with each chunk of ``images`` as given (rows ``start:stop``), on
+        the thread that decomposes it, while the chunk is in cache: other
+        statistics of the images can be gathered in the same pass.
     chunk_size : int, default=2048
     n_jobs : int, default=None
         Threads; None uses every core.
@@ -419,6 +423,8 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
     factors = separable_factors(layout) if layout.orthogonal else None  # None from level 2 on
 
     def work(start, stop):
+        if each_chunk is not None:
+            each_chunk(images[start:stop])
         chunk = as_float(images[start:stop], dtype, pixel_max)
         if factors is not None:
             return _decompose_chunk(chunk, chunk, layout, energy, dtype, top_k, factors)

@@ -80,6 +80,8 @@ class _Drawings:
 
     def _render(self):
         global _PENDING
+        # With matplotlib loaded here, forked workers inherit it rather than each loading it.
+        figures.wait_until_ready()
         _PENDING = self.jobs
         try:
             if len(self.jobs) > 1 and _can_fork_workers():

@@ -3,13 +3,19 @@
 import click
 
 from ..analysis import analyze
+from ..figures import warm_up_in_background
 from ..results import check_output_dir, write_analysis
 from ._options import command_line, dataset_options, load_for_command, output_options, pattern_options, wavelet_options
 
 
-def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, **options):
-    """Load DATASET and analyse it; shared by the commands that need the whole analysis."""
+def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, *, report=False, **options):
+    """Load DATASET and analyse it; shared by the commands that need the whole analysis.
+
+    With ``report``, matplotlib loads on a thread during the analysis.
+    """
     data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed, kernel=True)
+    if report:
+        warm_up_in_background()
     result = analyze(data, seed=seed, n_jobs=jobs, params=params, **options)
     result.timings_s = {"load": load_s, **result.timings_s}
     return result
@@ -90,7 +96,7 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
     check_output_dir(out, overwrite=overwrite)
     result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
                           mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
-                          random_repeats=random_repeats, label_noise=label_noise)
+                          random_repeats=random_repeats, label_noise=label_noise, report=not no_report)
     result.command = command_line()
     summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
     click.echo(format_lowrank(summary))
