@@ -41,18 +41,28 @@ def test_figures_render_headless(rng, make):
 
 
 def test_figures_drawn_by_worker_processes_equal_those_drawn_in_turn(tmp_path, monkeypatch):
-    import wavelens.report as report
+    import wavelens._drawing as drawing
 
     out = tmp_path / "digits"
     assert run_cli("analyze", "digits", "--limit", "400", "--out", out, "--no-report").returncode == 0
-    if not report.sys.platform.startswith("linux"):
+    if not drawing.sys.platform.startswith("linux"):
         pytest.skip("figures are drawn by forked workers on Linux only")
-    monkeypatch.setattr(report, "_can_fork_workers", lambda: True)
+    monkeypatch.setattr(drawing, "_can_fork_workers", lambda: True)
     forked = build_report(out).read_text()
-    monkeypatch.setattr(report, "_can_fork_workers", lambda: False)
+    monkeypatch.setattr(drawing, "_can_fork_workers", lambda: False)
     in_turn = build_report(out).read_text()
     assert forked == in_turn
     assert "\x00" not in forked and forked.count("data:image/png;base64,iVBOR") == 9
+    # By the figure process forked early (which forks the two workers itself).
+    monkeypatch.setattr(drawing, "_can_fork_workers", lambda: True)
+    assert drawing.start_figure_process()
+    process = drawing._figure_process.process
+    try:
+        by_figure_process = build_report(out).read_text()
+    finally:
+        drawing.stop_figure_process()
+    assert by_figure_process == in_turn
+    assert not process.is_alive() and drawing._figure_process is None
 
 
 def test_report_of_a_folder_without_results(tmp_path):
@@ -145,13 +155,37 @@ def test_no_report(tmp_path):
     assert build_report(out).name == "report.html"
 
 
-def test_matplotlib_warms_up_on_a_thread_only_when_asked():
+def test_figure_process_draws_falls_back_and_stops_with_the_command(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, threading; from wavelens import figures; figures.wait_until_ready(); "
-            "assert 'matplotlib' not in sys.modules; figures.warm_up_in_background(); "
-            "figures.warm_up_in_background(); figures.wait_until_ready(); "
-            "assert 'matplotlib.pyplot' in sys.modules and threading.active_count() == 1; print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    out = tmp_path / "digits"
+    assert run_cli("analyze", "digits", "--limit", "300", "--out", out, "--no-report").returncode == 0
+    code = f"""
+import multiprocessing, sys
+import wavelens._drawing as drawing
+from wavelens.report import build_report
+if not drawing.start_figure_process():
+    print("no fork here"); sys.exit()
+assert "matplotlib" not in sys.modules  # loaded by the figure process, not here
+html = build_report({str(out)!r}).read_text()
+assert html.count("data:image/png;base64,iVBOR") == 9 and "matplotlib" not in sys.modules
+drawing._figure_process.process.kill()  # a figure process that died: the figures are drawn here
+drawing._figure_process.process.join()
+assert build_report({str(out)!r}).read_text() == html
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    if result.stdout.strip() == "no fork here":
+        pytest.skip("the figure process needs fork (Linux) and two cores")
+    assert result.stdout.strip() == "ok" and not result.stderr
+
+
+def test_report_drawn_during_the_writes_equals_the_report_rebuilt_from_the_files(tmp_path):
+    out = tmp_path / "digits"
+    assert run_cli("analyze", "digits", "--limit", "400", "--out", out).returncode == 0
+    during = (out / "report.html").read_text()
+    assert run_cli("report", out).returncode == 0
+    assert (out / "report.html").read_text() == during
+    assert during.count("data:image/png;base64,iVBOR") == 9

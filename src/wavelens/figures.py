@@ -6,7 +6,6 @@ report turns them into PNG bytes with :func:`to_png`.
 """
 
 import io
-import threading
 
 import numpy as np
 
@@ -22,8 +21,7 @@ __all__ = [
     "rebuild_series",
     "singular_value_decay",
     "to_png",
-    "wait_until_ready",
-    "warm_up_in_background",
+    "warm_up",
     "wavelet_decomposition",
 ]
 
@@ -37,38 +35,15 @@ def _pyplot():
     return plt
 
 
-def _warm_up():
-    """Import matplotlib and draw one small figure: fonts, text layout and PNG encoder load once."""
+def warm_up():
+    """Load matplotlib and draw one small figure, so that fonts, text layout and the PNG
+    encoder are loaded before the figures that matter (e.g. in a process about to fork)."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(1, 1))
     axis.imshow(np.eye(2), cmap="RdBu_r")
     axis.set_title("warm-up", fontsize=8)
     axis.set_xlabel("x", fontsize=7)
     to_png(figure)
-
-
-_warming = None
-
-
-def warm_up_in_background():
-    """Start loading matplotlib on a thread while other work runs.
-
-    Loading it takes about half a second. Done once, before the report's
-    worker processes are forked, it is inherited by them instead of being
-    repeated in each. :func:`wait_until_ready` joins the thread.
-    """
-    global _warming
-    if _warming is None:
-        _warming = threading.Thread(target=_warm_up, name="wavelens-figures-warm-up", daemon=True)
-        _warming.start()
-
-
-def wait_until_ready():
-    """Wait for :func:`warm_up_in_background`, if it was started; a no-op otherwise."""
-    global _warming
-    if _warming is not None:
-        _warming.join()
-        _warming = None
 
 
 def _ticker():

@@ -11,21 +11,18 @@ import base64
 import csv
 import html
 import json
-import multiprocessing
 import os
 import re
-import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from . import figures
-from ._chunks import resolve_n_jobs
+from ._drawing import Drawings
 from ._validation import WavelensError
 
-__all__ = ["build_report"]
+__all__ = ["PendingReport", "build_report", "start_report"]
 
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -42,58 +39,10 @@ code, pre { background: #f6f6f6; padding: 0.1em 0.3em; } pre { padding: 0.8em; o
 
 
 def _img(png, alt, caption):
-    """A figure: ``png`` is PNG bytes or a placeholder from :class:`_Drawings`."""
+    """A figure: ``png`` is PNG bytes or a placeholder from :class:`Drawings`."""
     data = png if isinstance(png, str) else base64.b64encode(png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
             f"<figcaption>{caption}</figcaption></figure>")
-
-
-_PENDING = []  # the figures being drawn, for the worker processes (they get it by fork)
-
-
-def _can_fork_workers():
-    return (sys.platform.startswith("linux") and threading.active_count() == 1
-            and resolve_n_jobs(None) >= 2)
-
-
-def _draw(index):
-    func, args, kwargs = _PENDING[index]
-    return figures.to_png(func(*args, **kwargs))
-
-
-class _Drawings:
-    """The figures of one report, drawn together once the page is laid out.
-
-    Calling the object with a figure function and its arguments gives a
-    placeholder for the page; :meth:`fill` draws every figure and puts the PNGs
-    in. matplotlib holds the GIL, so on Linux, with two cores or more and no
-    other thread running, two forked worker processes share the drawing (a
-    second faster on Fashion-MNIST's analyze report); elsewhere it is drawn in turn.
-    """
-
-    def __init__(self):
-        self.jobs = []
-
-    def __call__(self, func, *args, **kwargs):
-        self.jobs.append((func, args, kwargs))
-        return f"\x00figure{len(self.jobs) - 1}\x00"
-
-    def _render(self):
-        global _PENDING
-        # With matplotlib loaded here, forked workers inherit it rather than each loading it.
-        figures.wait_until_ready()
-        _PENDING = self.jobs
-        try:
-            if len(self.jobs) > 1 and _can_fork_workers():
-                with multiprocessing.get_context("fork").Pool(2) as pool:
-                    return pool.map(_draw, range(len(self.jobs)), chunksize=1)
-            return [_draw(i) for i in range(len(self.jobs))]
-        finally:
-            _PENDING = []
-
-    def fill(self, page):
-        pngs = [base64.b64encode(png).decode("ascii") for png in self._render()]
-        return re.sub("\x00figure([0-9]+)\x00", lambda match: pngs[int(match[1])], page)
 
 
 def _section(section_id, title, intro, body):
@@ -181,12 +130,15 @@ def _association_table(a):
     return f"<table><tr><th>patterns</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _analyze_sections(folder, s, draw):
-    data, arrays, patterns = _load(folder, "report.npz"), _load(folder, "arrays.npz"), _load(folder, "patterns.npz")
+def _analyze_sections(folder, s, draw, saved=None):
+    def load(name):
+        return saved[name] if saved and name in saved else _load(folder, name)
+
+    data, arrays, patterns = load("report.npz"), load("arrays.npz"), load("patterns.npz")
     names = s["dataset"]["class_names"]
     lr = s["lowrank"]
     sections = []
-    if data is not None and "sample_images" in data.files:
+    if data is not None and "sample_images" in data:
         sections.append(_section(
             "samples", "The dataset",
             f"{s['dataset']['n_images']} images of {'x'.join(map(str, s['dataset']['image_shape']))} pixels in "
@@ -209,7 +161,7 @@ def _analyze_sections(folder, s, draw):
                                                               lr["energy"]),
                      "distribution of r(e)", f"How many rank-1 patterns each image needs for {lr['energy']:.0%} "
                      "of its energy.")
-        if data is not None and "example_rebuilds" in data.files:
+        if data is not None and "example_rebuilds" in data:
             body += _img(draw(figures.rebuild_series, data["example_image"], data["example_rebuilds"],
                                                                data["example_counts"]),
                          "image rebuilt from a few patterns", "The same image rebuilt from its top 1, 2, 4, ... "
@@ -220,7 +172,7 @@ def _analyze_sections(folder, s, draw):
             "from its singular value decomposition), largest first. r(e) is the fewest patterns that keep fraction "
             f"e = {lr['energy']:.0%} of the image's energy. Median r(e): <b>{lr['rank_median']:g}</b> of "
             f"{lr['max_possible_rank']}; mean {lr['rank_mean']:.2f}; 95th percentile {lr['rank_p95']:g}.", body))
-    if patterns is not None and data is not None and "table_image_true" in data.files:
+    if patterns is not None and data is not None and "table_image_true" in data:
         true_image, random_image = data["table_image_true"], data["table_image_random"]
         order = np.argsort(-patterns["prototype_counts"], kind="stable")
         body = _img(draw(figures.pattern_gallery, patterns["prototypes_pixel"], true_image, names,
@@ -391,11 +343,52 @@ def _read_summary(folder):
 
 def build_report(folder):
     """Write ``folder/report.html`` from the results saved in ``folder``; return its path."""
+    return start_report(folder).write()
+
+
+class PendingReport:
+    """A report laid out, its figures being drawn; :meth:`write` finishes it."""
+
+    def __init__(self, folder, page, drawings):
+        self.folder, self.page, self.drawings = folder, page, drawings
+
+    def write(self):
+        """Wait for the figures, write ``report.html`` (atomically) and return its path."""
+        page = self.drawings.fill(self.page)
+        handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=self.folder)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(page)
+        target = self.folder / "report.html"
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+        return target
+
+
+def start_report(folder, *, summary=None, saved=None):
+    """Lay out ``folder``'s report and start drawing its figures.
+
+    Parameters
+    ----------
+    folder : path
+        The results folder, where ``report.html`` goes.
+    summary : dict, default=None
+        The content of ``summary.json``, if it is not written yet (else it is read).
+    saved : dict, default=None
+        ``{file name: arrays}`` standing in for ``.npz`` files not written yet
+        (``report.npz``, ``arrays.npz``, ``patterns.npz`` of ``analyze``).
+
+    Returns
+    -------
+    PendingReport
+        Its figures are drawn meanwhile by the figure process, if one was
+        started (:func:`wavelens._drawing.start_figure_process`), and otherwise
+        when :meth:`PendingReport.write` is called.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise WavelensError(f"{folder} is not a folder; give the --out folder of a wavelens command.")
-    name, s = _read_summary(folder)
-    draw = _Drawings()
+    name, s = ("summary.json", summary) if summary is not None else _read_summary(folder)
+    draw = Drawings()
     if name == "noise_curve.json":
         title, headline, sections = "Noise curve", _noise_headline(s), _noise_sections(s, draw)
         dataset = s["dataset"]
@@ -406,7 +399,7 @@ def build_report(folder):
         title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s, draw)
         dataset = s["dataset_a"]
     else:
-        title, headline, sections = "Patterns", _analyze_headline(s), _analyze_sections(folder, s, draw)
+        title, headline, sections = "Patterns", _analyze_headline(s), _analyze_sections(folder, s, draw, saved)
         dataset = s["dataset"]
     command = s.get("command") or "(not recorded)"
     params = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v))}</td></tr>"
@@ -423,11 +416,5 @@ is made of, with wavelets and spectral methods.</p>
 <table><tr><th>parameter</th><th>value</th></tr>{params}</table></section>
 </body></html>
 """
-    page = draw.fill(page)
-    handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(page)
-    target = folder / "report.html"
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, target)
-    return target
+    draw.start()
+    return PendingReport(folder, page, draw)

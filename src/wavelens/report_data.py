@@ -7,7 +7,7 @@ an example image's rebuilds, a random-label table) is saved in ``report.npz``.
 
 import numpy as np
 
-__all__ = ["sample_indices", "write_member_images", "write_pair_images", "write_report_data"]
+__all__ = ["report_arrays", "sample_indices", "write_member_images", "write_pair_images"]
 
 
 def _as_uint8(images):
@@ -20,8 +20,9 @@ def sample_indices(labels, n_classes, *, per_class=8, max_classes=20):
     return np.concatenate(picks) if picks else np.zeros(0, int)
 
 
-def write_report_data(path, analysis, tables):
-    """The images and tables the analyze report shows (``tables``: from ``analysis.tables()``)."""
+def report_arrays(analysis, tables):
+    """The images and tables the analyze report shows, as saved in ``report.npz``
+    (``tables``: from ``analysis.tables()``)."""
     from .association import contingency_table, share_table
     from .lowrank import rebuild_from_patterns
     from .transform import wavelet_transform
@@ -39,8 +40,7 @@ def write_report_data(path, analysis, tables):
     rng = np.random.default_rng(analysis.params.get("seed", 0))
     shuffled = rng.permutation(analysis.labels)
     n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns
-    np.savez(
-        path,
+    return dict(
         sample_images=_as_uint8(d.select_images(picks)),
         sample_labels=d.labels[picks],
         example_index=int(d.index[example]),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import WavelensError
-from .report_data import write_member_images, write_pair_images, write_report_data
+from .report_data import report_arrays, write_member_images, write_pair_images
 
 __all__ = ["check_output_dir", "output_dir", "write_analysis", "write_json", "write_noise_curve"]
 
@@ -133,8 +133,8 @@ def write_contingency_csv(path, table, class_names):
                              profile["top_class"] or "", _format(profile["lift"])] + [_format(x) for x in row])
 
 
-def write_patterns_npz(path, analysis):
-    """Prototypes and dataset patterns, in the wavelet space and in pixels."""
+def pattern_arrays(analysis):
+    """Prototypes and dataset patterns, in the wavelet space and in pixels (``patterns.npz``)."""
     from .transform import inverse_wavelet_transform, wavelet_layout
 
     layout = analysis.layout
@@ -142,9 +142,7 @@ def write_patterns_npz(path, analysis):
     gray = wavelet_layout(layout.image_shape[:2], wavelet=layout.wavelet, level=layout.level, mode=layout.mode)
     dp = analysis.dataset_patterns
     components = dp.components.reshape((len(dp.components),) + layout.matrix_shape + layout.image_shape[2:])
-    # Uncompressed: zlib took longer than the whole analysis of some stages.
-    np.savez(
-        path,
+    return dict(
         prototypes_wavelet=prototypes,
         prototypes_pixel=inverse_wavelet_transform(prototypes, gray),
         prototype_counts=np.bincount(analysis.dictionary.assignments[analysis.dictionary.assignments >= 0],
@@ -153,6 +151,20 @@ def write_patterns_npz(path, analysis):
         dataset_patterns_pixel=inverse_wavelet_transform(components, layout),
         dataset_singular_values=dp.singular_values,
         dataset_mean=dp.mean if dp.mean is not None else np.zeros(0),
+    )
+
+
+def result_arrays(analysis):
+    """Per-image arrays of ``arrays.npz``."""
+    return dict(
+        index=analysis.dataset.index,
+        labels=analysis.dataset.labels,
+        singular_values=analysis.patterns.singular_values.astype(np.float32),
+        rank_at_energy=analysis.patterns.rank_at_energy,
+        numerical_rank=analysis.patterns.numerical_rank,
+        image_patterns=analysis.dictionary.assignments,
+        image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
+        dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
     )
 
 
@@ -167,6 +179,11 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
     start = time.perf_counter()
     with output_dir(out, overwrite=overwrite) as staging:
         tables_by_kind = analysis.tables()
+        arrays = {"arrays.npz": result_arrays(analysis), "patterns.npz": pattern_arrays(analysis),
+                  "report.npz": report_arrays(analysis, tables_by_kind)}
+        # The report's figures are drawn from these arrays while the files are written
+        # (when a figure process was started; otherwise once they are written).
+        pending = _start_report(staging, analysis.summary(), arrays) if report else None
 
         def contingency_csvs():
             for kind, tables in tables_by_kind.items():
@@ -174,39 +191,38 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
                     write_contingency_csv(staging / f"contingency_{kind}{suffix}.csv", tables[weighting],
                                           analysis.dataset.class_names)
 
-        def arrays_npz():
-            np.savez(
-                staging / "arrays.npz",
-                index=analysis.dataset.index,
-                labels=analysis.dataset.labels,
-                singular_values=analysis.patterns.singular_values.astype(np.float32),
-                rank_at_energy=analysis.patterns.rank_at_energy,
-                numerical_rank=analysis.patterns.numerical_rank,
-                image_patterns=analysis.dictionary.assignments,
-                image_pattern_weights=analysis.dictionary.weights.astype(np.float32),
-                dataset_pattern_shares=analysis.dataset_patterns.shares.astype(np.float32),
-            )
+        def save(name):
+            # Uncompressed: zlib took longer than the whole analysis of some stages.
+            return lambda: np.savez(staging / name, **arrays[name])
 
         # Independent files, written side by side: checksums, compression and file
         # writes release the GIL.
         jobs = [lambda: write_per_image_csv(staging / "per_image.csv", analysis), contingency_csvs,
-                lambda: write_patterns_npz(staging / "patterns.npz", analysis), arrays_npz,
-                lambda: write_report_data(staging / "report.npz", analysis, tables_by_kind)]
+                *(save(name) for name in arrays)]
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(job) for job in jobs]:
                 future.result()
-        summary = _finish(staging, analysis, start, report)
+        summary = _finish(staging, analysis, start, pending)
     return summary
 
 
 def _finish(staging, analysis, start, report):
-    """Record the write time, write summary.json, and build the report."""
+    """Record the write time, write summary.json, and the report (True: build it from the
+    folder; a pending report: finish it)."""
     analysis.timings_s["write"] = time.perf_counter() - start
     summary = analysis.summary()
     write_json(staging / "summary.json", summary)
-    if report:
+    if report is True:
         _build_report(staging)
+    elif report:
+        report.write()
     return summary
+
+
+def _start_report(folder, summary, arrays):
+    from .report import start_report
+
+    return start_report(folder, summary=summary, saved=arrays)
 
 
 def _build_report(folder):

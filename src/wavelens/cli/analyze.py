@@ -2,8 +2,8 @@
 
 import click
 
+from .._drawing import start_figure_process
 from ..analysis import analyze
-from ..figures import warm_up_in_background
 from ..results import check_output_dir, write_analysis
 from ._options import command_line, dataset_options, load_for_command, output_options, pattern_options, wavelet_options
 
@@ -11,11 +11,12 @@ from ._options import command_line, dataset_options, load_for_command, output_op
 def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, *, report=False, **options):
     """Load DATASET and analyse it; shared by the commands that need the whole analysis.
 
-    With ``report``, matplotlib loads on a thread during the analysis.
+    With ``report``, the process that will draw its figures starts first and loads
+    matplotlib meanwhile.
     """
-    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed, kernel=True)
     if report:
-        warm_up_in_background()
+        start_figure_process()
+    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed, kernel=True)
     result = analyze(data, seed=seed, n_jobs=jobs, params=params, **options)
     result.timings_s = {"load": load_s, **result.timings_s}
     return result

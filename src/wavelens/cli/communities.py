@@ -2,6 +2,7 @@
 
 import click
 
+from .._drawing import start_figure_process
 from ..results import check_output_dir, write_communities
 from ..spectral_analysis import find_communities
 from ._options import load_for_command, command_line, dataset_options, output_options, wavelet_options
@@ -66,6 +67,8 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
     Writes OUT/summary.json and OUT/communities.csv (image index, label, community).
     """
     check_output_dir(out, overwrite=overwrite)
+    if not no_report:
+        start_figure_process()  # loads matplotlib while the graph is built
     data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
     result = find_communities(data, wavelet=wavelet, level=level, mode=mode, features=features,
                               n_features=n_features, condition=condition, max_features=max_features,

@@ -5,6 +5,7 @@ import time
 import click
 import numpy as np
 
+from .._drawing import start_figure_process
 from .._version import __version__
 from ..datasets import load_dataset
 from ..duplicates import find_duplicates
@@ -49,6 +50,8 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
     whether they disagree, exact) and OUT/summary.json with the counts.
     """
     check_output_dir(out, overwrite=overwrite)
+    if not no_report:
+        start_figure_process()  # loads matplotlib while the images are compared
     timings = {}
     start = time.perf_counter()
     a = load_dataset(dataset_a, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
