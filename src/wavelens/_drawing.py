@@ -161,6 +161,8 @@ class Drawings:
 
     def render(self):
         """PNG bytes of every figure, in order."""
+        if not self.sent:
+            self.start()
         pngs = _figure_process.receive() if self.sent and _figure_process is not None else None
         return pngs if pngs is not None else _draw_all(self.jobs)
 
