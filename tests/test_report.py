@@ -189,3 +189,16 @@ def test_report_drawn_during_the_writes_equals_the_report_rebuilt_from_the_files
     assert run_cli("report", out).returncode == 0
     assert (out / "report.html").read_text() == during
     assert during.count("data:image/png;base64,iVBOR") == 9
+
+
+def test_to_png_crops_to_the_drawing_and_keeps_what_lies_outside_the_canvas():
+    plt = figures._pyplot()
+    figure, axis = plt.subplots(figsize=(4, 3))
+    axis.plot([0, 1], [0, 1])
+    inside = Image.open(io.BytesIO(figures.to_png(figure, dpi=90)))
+    assert 200 < inside.size[0] <= 360 and 150 < inside.size[1] <= 270  # cropped, never larger
+    figure, axis = plt.subplots(figsize=(4, 3))
+    axis.plot([0, 1], [0, 1])
+    axis.text(-1.5, 0.5, "a label far to the left", transform=axis.transAxes)
+    outside = Image.open(io.BytesIO(figures.to_png(figure, dpi=90)))
+    assert outside.size[0] > 360  # grown to show the label, as savefig's bbox_inches="tight" does

@@ -52,11 +52,32 @@ def _ticker():
     return matplotlib.ticker
 
 
-def to_png(figure, *, dpi=90):
-    """PNG bytes of a figure (which is then closed)."""
+def to_png(figure, *, dpi=90, pad_inches=0.1):
+    """PNG bytes of a figure cropped to what is drawn on it, plus ``pad_inches`` (the figure is then closed).
+
+    The result of ``savefig(bbox_inches="tight")``, for a figure drawn once:
+    savefig draws it twice (once to measure, once to render), which was a
+    quarter of the report's time. When something lies outside the canvas,
+    cropping cannot show it, and savefig is used.
+    """
     plt = _pyplot()
+    from PIL import Image
+
+    figure.set_dpi(dpi)
+    canvas = figure.canvas
+    canvas.draw()
+    content = figure.get_tightbbox(canvas.get_renderer())
+    width, height = figure.get_size_inches()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    if content.x0 >= 0 and content.y0 >= 0 and content.x1 <= width and content.y1 <= height:
+        box = content.padded(pad_inches)
+        pixels = np.asarray(canvas.buffer_rgba())
+        rows = pixels.shape[0]
+        left, right = max(0, int(np.floor(box.x0 * dpi))), min(pixels.shape[1], int(np.ceil(box.x1 * dpi)))
+        top, bottom = max(0, rows - int(np.ceil(box.y1 * dpi))), min(rows, rows - int(np.floor(box.y0 * dpi)))
+        Image.fromarray(pixels[top:bottom, left:right]).save(buffer, format="png", dpi=(dpi, dpi))
+    else:
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
     plt.close(figure)
     return buffer.getvalue()
 
