@@ -235,17 +235,26 @@ def test_decompose_images_hands_each_chunk_to_each_chunk(rng):
     assert all(np.shares_memory(c, pixels) for c in seen)
 
 
-@pytest.mark.parametrize("center", [False, True])
-def test_analysis_of_pixels_gives_the_dataset_patterns_of_a_separate_pass(rng, center):
+@pytest.mark.parametrize("center, budget, one_pass", [(False, None, True), (True, None, False), (False, 0, False)])
+def test_analysis_of_pixels_gives_the_dataset_patterns_of_a_separate_pass(rng, monkeypatch, center, budget, one_pass):
+    import wavelens.analysis as analysis
     from wavelens.datasets._base import make_dataset
 
+    if budget is not None:  # a Gram matrix per thread that would not fit: its own pass
+        monkeypatch.setattr(analysis, "_ONE_PASS_GRAM_BYTES", budget)
+    hooks = []
+    decompose = analysis.decompose_images
+    monkeypatch.setattr(analysis, "decompose_images",
+                        lambda *args, **kwargs: (hooks.append(kwargs.get("each_chunk")), decompose(*args, **kwargs))[1])
     pixels = rng.integers(0, 256, (400, 12, 12)).astype(np.uint8)
     pixels[:, :2] = 0
     data = make_dataset(pixels, np.arange(400) % 4, None, name="t", split="all", source="test")
     layout = wavelet_layout((12, 12))
     separate = dataset_patterns(pixels, layout, n_patterns=10, center=center, pixel_max=255)
     for n_jobs in (1, 2):
+        hooks.clear()
         dp = analyze(data, n_patterns=10, center=center, random_repeats=1, n_jobs=n_jobs).dataset_patterns
+        assert (hooks[0] is not None) == one_pass  # the Gram matrix added up in the per-image pass, or not
         np.testing.assert_array_equal(dp.singular_values, separate.singular_values)
         np.testing.assert_array_equal(dp.components, separate.components)
         np.testing.assert_array_equal(dp.shares, separate.shares)

@@ -109,9 +109,10 @@ class _FigureProcess:
         except OSError:
             pass
         self.connection.close()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
+        self.process.join(timeout=0.2)
+        if self.process.is_alive():  # still loading matplotlib (the command failed early): no need to wait
             self.process.terminate()
+            self.process.join()
 
 
 _figure_process = None

@@ -26,6 +26,10 @@ __all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
 
 NOISE_CURVE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
+# The per-image pass adds up the pixel Gram matrix in one matrix per thread: only
+# while they fit in this (5 MB a thread for 28x28 images, 75 MB for 32x32x3).
+_ONE_PASS_GRAM_BYTES = 256 * 2 ** 20
+
 
 @dataclass
 class Analysis:
@@ -209,8 +213,10 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     # on the same threads and chunks; otherwise it has its own pass. Either way, with
     # more than one thread the rest of that stage runs beside the dictionary (stage
     # times then overlap).
-    one_pass = bool(pixel_max) and pixel_max < 4096 and not center and on_gram_route(layout)
-    pixel_gram = PixelGram(int(np.prod(dataset.image_shape)), pixel_max) if one_pass else None
+    n_pixels = int(np.prod(dataset.image_shape))
+    one_pass = (bool(pixel_max) and pixel_max < 4096 and not center and on_gram_route(layout)
+                and resolve_n_jobs(n_jobs) * n_pixels ** 2 * 8 <= _ONE_PASS_GRAM_BYTES)
+    pixel_gram = PixelGram(n_pixels, pixel_max) if one_pass else None
     with ThreadPoolExecutor(max_workers=1) as beside:
         def dataset_stage():
             start = time.perf_counter()
