@@ -202,3 +202,10 @@ def test_to_png_crops_to_the_drawing_and_keeps_what_lies_outside_the_canvas():
     axis.text(-1.5, 0.5, "a label far to the left", transform=axis.transAxes)
     outside = Image.open(io.BytesIO(figures.to_png(figure, dpi=90)))
     assert outside.size[0] > 360  # grown to show the label, as savefig's bbox_inches="tight" does
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 3))  # made without pyplot, under a canvas that cannot render
+    FigureCanvasBase(figure)
+    figure.add_subplot().plot([0, 1], [0, 1])
+    _png_ok(figures.to_png(figure))

@@ -65,6 +65,10 @@ def to_png(figure, *, dpi=90, pad_inches=0.1):
 
     figure.set_dpi(dpi)
     canvas = figure.canvas
+    if not hasattr(canvas, "buffer_rgba"):  # a figure made under another backend
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(figure)
     canvas.draw()
     content = figure.get_tightbbox(canvas.get_renderer())
     width, height = figure.get_size_inches()
