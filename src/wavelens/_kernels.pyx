@@ -11,7 +11,7 @@ every singular value but only the top ``k`` vectors, so per matrix this kernel
 2. tridiagonalizes it once (LAPACK dsytrd) and takes every eigenvalue of the
    tridiagonal matrix (dsterf);
 3. finds the top ``k`` eigenvectors by inverse iteration on the tridiagonal
-   matrix, shifted by those eigenvalues, from a fixed start (so results are
+   matrix (factored once per vector), shifted by those eigenvalues, from a fixed start (so results are
    deterministic), orthogonalizing vectors of close eigenvalues as LAPACK's
    dstein does, and maps them back through dsytrd's reflectors;
 4. gets the other side's singular vectors as ``a v / s``.
@@ -36,45 +36,56 @@ ctypedef fused real:
     double
 
 
-cdef void _tridiagonal_solve(int n, const double* d, const double* e, double shift, double tiny,
-                             double* b, double* diag, double* sub, double* sup) noexcept nogil:
-    """Solve (T - shift I) x = b in place, T symmetric tridiagonal (diagonal d, off-diagonal e):
-    LAPACK dgtsv's elimination with partial pivoting, zero pivots replaced by ``tiny``
-    (inverse iteration wants the nearly singular solve)."""
+cdef void _tridiagonal_factor(int n, const double* d, const double* e, double shift, double tiny,
+                              double* diag, double* sup, double* sup2, double* mult, int* swapped) noexcept nogil:
+    """LU factors of T - shift I, T symmetric tridiagonal (diagonal d, off-diagonal e): LAPACK
+    dgtsv's elimination with partial pivoting, zero pivots replaced by ``tiny`` (inverse
+    iteration wants the nearly singular solve). Factored once, solved with several times."""
     cdef int i
-    cdef double fact, temp
+    cdef double temp
     for i in range(n):
         diag[i] = d[i] - shift
     for i in range(n - 1):
-        sub[i] = e[i]
         sup[i] = e[i]
+        sup2[i] = 0.0
     for i in range(n - 1):
-        if fabs(diag[i]) >= fabs(sub[i]):
+        if fabs(diag[i]) >= fabs(e[i]):
+            swapped[i] = 0
             if diag[i] == 0.0:
                 diag[i] = tiny
-            fact = sub[i] / diag[i]
-            diag[i + 1] -= fact * sup[i]
-            b[i + 1] -= fact * b[i]
-            sub[i] = 0.0
+            mult[i] = e[i] / diag[i]
+            diag[i + 1] -= mult[i] * sup[i]
         else:
-            fact = diag[i] / sub[i]
-            diag[i] = sub[i]
+            swapped[i] = 1
+            mult[i] = diag[i] / e[i]
+            diag[i] = e[i]
             temp = diag[i + 1]
-            diag[i + 1] = sup[i] - fact * temp
+            diag[i + 1] = sup[i] - mult[i] * temp
             if i < n - 2:
-                sub[i] = sup[i + 1]
-                sup[i + 1] = -fact * sub[i]
+                sup2[i] = sup[i + 1]
+                sup[i + 1] = -mult[i] * sup2[i]
             sup[i] = temp
-            temp = b[i]
-            b[i] = b[i + 1]
-            b[i + 1] = temp - fact * b[i + 1]
     if diag[n - 1] == 0.0:
         diag[n - 1] = tiny
+
+
+cdef void _tridiagonal_solve(int n, const double* diag, const double* sup, const double* sup2,
+                             const double* mult, const int* swapped, double* b) noexcept nogil:
+    """Solve (T - shift I) x = b in place with the factors of :func:`_tridiagonal_factor`."""
+    cdef int i
+    cdef double temp
+    for i in range(n - 1):
+        if swapped[i]:
+            temp = b[i]
+            b[i] = b[i + 1]
+            b[i + 1] = temp - mult[i] * b[i + 1]
+        else:
+            b[i + 1] -= mult[i] * b[i]
     b[n - 1] /= diag[n - 1]
     if n > 1:
         b[n - 2] = (b[n - 2] - sup[n - 2] * b[n - 1]) / diag[n - 2]
     for i in range(n - 3, -1, -1):
-        b[i] = (b[i] - sup[i] * b[i + 1] - sub[i] * b[i + 2]) / diag[i]
+        b[i] = (b[i] - sup[i] * b[i + 1] - sup2[i] * b[i + 2]) / diag[i]
 
 
 cdef void _normalize(int n, double* x) noexcept nogil:
@@ -131,11 +142,13 @@ cdef int _top_spectrum(const real* a, int p, int q, int k, double* g, double* d,
         right[i] = 0.0
     if n == 0:
         return 0
-    for r in range(n_rows):
-        for c in range(n_cols):
-            if by_rows:
+    if by_rows:
+        for r in range(n_rows):
+            for c in range(n_cols):
                 copy[c * n_rows + r] = <double>a[nonzero_rows[r] * q + nonzero_cols[c]]
-            else:
+    else:
+        for r in range(n_rows):
+            for c in range(n_cols):
                 copy[r * n_cols + c] = <double>a[nonzero_rows[r] * q + nonzero_cols[c]]
     dsyrk(&lower, &no_trans, &n, &other, &one, copy, &n, &zero, g, &n)
     # 2. Tridiagonal form and every eigenvalue.
@@ -147,8 +160,6 @@ cdef int _top_spectrum(const real* a, int p, int q, int k, double* g, double* d,
     for i in range(n - 1):
         e2[i] = e[i]
     dsterf(&n, d2, e2, &info)  # ascending
-    if info != 0:
-        return info
     if info != 0:
         return info
     for i in range(n):
@@ -165,8 +176,9 @@ cdef int _top_spectrum(const real* a, int p, int q, int k, double* g, double* d,
         y = copy + j * n  # the compact copy is no longer needed
         for i in range(n):
             y[i] = 1.0 + 0.5 * ((i * 7 + j * 3) % 11) / 11.0
+        _tridiagonal_factor(n, d, e, lam, tiny, work, work + n, work + 2 * n, work + 3 * n, nonzero_cols + q)
         for it in range(2):
-            _tridiagonal_solve(n, d, e, lam, tiny, y, work, work + n, work + 2 * n)
+            _tridiagonal_solve(n, work, work + n, work + 2 * n, work + 3 * n, nonzero_cols + q, y)
             for r in range(j):
                 if d2[n - 1 - r] - lam <= cluster:
                     acc = 0.0
@@ -240,7 +252,7 @@ def top_spectra(const real[:, :, ::1] matrices, int k):
     if n == 0 or side == 0:
         return values, left, right
     cdef double* buffer = <double*> malloc(sizeof(double) * (side * side + 5 * side + p * q + lwork))
-    cdef int* ints = <int*> malloc(sizeof(int) * (p + q))
+    cdef int* ints = <int*> malloc(sizeof(int) * (p + q + side))
     if buffer == NULL or ints == NULL:
         free(buffer)
         free(ints)
