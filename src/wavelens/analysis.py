@@ -214,7 +214,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     # more than one thread the rest of that stage runs beside the dictionary (stage
     # times then overlap).
     n_pixels = int(np.prod(dataset.image_shape))
-    one_pass = (bool(pixel_max) and pixel_max < 4096 and not center and on_gram_route(layout)
+    one_pass = (PixelGram.handles(pixel_max) and not center and on_gram_route(layout)
                 and resolve_n_jobs(n_jobs) * n_pixels ** 2 * 8 <= _ONE_PASS_GRAM_BYTES)
     pixel_gram = PixelGram(n_pixels, pixel_max) if one_pass else None
     with ThreadPoolExecutor(max_workers=1) as beside:

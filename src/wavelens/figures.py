@@ -46,12 +46,6 @@ def warm_up():
     to_png(figure)
 
 
-def _ticker():
-    import matplotlib.ticker
-
-    return matplotlib.ticker
-
-
 def to_png(figure, *, dpi=90, pad_inches=0.1):
     """PNG bytes of a figure cropped to what is drawn on it, plus ``pad_inches`` (the figure is then closed).
 
@@ -158,7 +152,8 @@ def singular_value_decay(singular_values):
                       label="10th to 90th percentile")
     axis.semilogy(index, np.maximum(median, 1e-8), marker="o", markersize=3, label="median image")
     # Plain "1e-03" labels: the default mathtext ones cost a tenth of a second to typeset.
-    ticker = _ticker()
+    from matplotlib import ticker
+
     axis.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: "1" if y == 1 else f"{y:.0e}"))
     axis.yaxis.set_minor_formatter(ticker.NullFormatter())
     axis.set_xlabel("pattern j")

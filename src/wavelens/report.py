@@ -12,7 +12,6 @@ import csv
 import html
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 

@@ -206,16 +206,13 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
     return summary
 
 
-def _finish(staging, analysis, start, report):
-    """Record the write time, write summary.json, and the report (True: build it from the
-    folder; a pending report: finish it)."""
+def _finish(staging, analysis, start, pending_report=None):
+    """Record the write time, write summary.json, and finish ``pending_report`` if given."""
     analysis.timings_s["write"] = time.perf_counter() - start
     summary = analysis.summary()
     write_json(staging / "summary.json", summary)
-    if report is True:
-        _build_report(staging)
-    elif report:
-        report.write()
+    if pending_report is not None:
+        pending_report.write()
     return summary
 
 
@@ -262,7 +259,9 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
             writer.writerows(zip(d.index.tolist(), labels, [d.class_names[c] for c in labels],
                                  analysis.assignment.tolist()))
         write_member_images(staging / "report.npz", analysis)
-        summary = _finish(staging, analysis, start, report)
+        summary = _finish(staging, analysis, start)
+        if report:
+            _build_report(staging)
     return summary
 
 

@@ -110,8 +110,13 @@ class PixelGram:
         The largest possible pixel value (255 for 8-bit pixels).
     """
 
+    @staticmethod
+    def handles(pixel_max):
+        """Whether pixels up to ``pixel_max`` are integers this class sums exactly (1 to 4095)."""
+        return bool(pixel_max) and 0 < int(pixel_max) < 4096
+
     def __init__(self, n_columns, pixel_max):
-        if not 0 < int(pixel_max) < 4096:
+        if not self.handles(pixel_max):
             raise ValueError(f"PixelGram needs integer pixels of at most 4095 levels, not pixel_max={pixel_max}.")
         self.n_columns, self.pixel_max = int(n_columns), int(pixel_max)
         self.block_rows = 2 ** 24 // self.pixel_max ** 2  # 258 for 8-bit pixels
@@ -151,7 +156,7 @@ def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZ
     and twice as fast as in float64.
     """
     n_columns = int(np.prod(rows.shape[1:]))
-    if pixel_max and mean is None and pixel_max < 4096:
+    if mean is None and PixelGram.handles(pixel_max):
         gram = PixelGram(n_columns, pixel_max)
         for start, stop in chunk_bounds(len(rows), chunk_size):
             gram.add(rows[start:stop])
