@@ -155,19 +155,24 @@ def test_bad_input(tmp_path, rng, case):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
-def test_out_not_empty_is_refused_unless_overwrite(tmp_path):
+def test_out_not_empty_is_refused_even_with_overwrite_unless_wavelens_wrote_it(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("precious")
     result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out)
     _assert_one_line_error(result, "exists and is not empty")
-    assert (out / "keep.txt").read_text() == "precious"
+    result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out, "--overwrite")
+    _assert_one_line_error(result, "is not a wavelens result")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "precious"
+    out = tmp_path / "result"
+    assert run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out).returncode == 0
     result = run_cli("analyze", "digits", "--limit", "200", "--patterns", "10", "--out", out, "--overwrite")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "arrays.npz", "contingency_dataset_patterns.csv", "contingency_dataset_patterns_energy.csv",
-        "contingency_image_patterns.csv", "contingency_image_patterns_energy.csv", "patterns.npz",
-        "per_image.csv", "report.html", "report.npz", "summary.json"]
+        ".wavelens-result", "arrays.npz", "contingency_dataset_patterns.csv",
+        "contingency_dataset_patterns_energy.csv", "contingency_image_patterns.csv",
+        "contingency_image_patterns_energy.csv", "patterns.npz", "per_image.csv", "report.html", "report.npz",
+        "summary.json"]
 
 
 def test_failed_overwrite_keeps_old_results(tmp_path):
@@ -185,8 +190,10 @@ def test_out_is_a_file(tmp_path):
 
 
 def test_missing_builtin_files(tmp_path):
-    result = run_cli("analyze", "mnist", "--data-dir", tmp_path, "--out", tmp_path / "out")
-    _assert_one_line_error(result, f"Cannot find the mnist files: looked in {tmp_path}")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    result = run_cli("analyze", "mnist", "--data-dir", data_dir, "--out", tmp_path / "out")
+    _assert_one_line_error(result, f"Cannot find the mnist files: looked in {data_dir}")
 
 
 def test_out_parents_are_created(tmp_path):

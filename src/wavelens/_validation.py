@@ -18,6 +18,7 @@ __all__ = [
     "check_mode",
     "check_positive_int",
     "check_wavelet",
+    "printable",
 ]
 
 
@@ -112,3 +113,25 @@ def check_finite(array, what):
                 f"{what} holds {count} NaN or infinite value(s); remove or replace them "
                 "before running wavelens."
             )
+
+
+def printable(text):
+    """``text`` (a class or file name from the data) as printable, encodable text.
+
+    Bytes that are not UTF-8 (which Python keeps as lone surrogates in file
+    names) become U+FFFD; control and other unprintable characters become
+    their ``\\x..`` / ``\\u....`` escapes, so a name can go to a terminal,
+    a CSV, JSON or HTML unchanged in meaning and harmless.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = str(text).encode("utf-8", "surrogateescape" if _only_escapes(str(text)) else "replace")
+    text = text.decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _only_escapes(text):
+    """Whether every surrogate in ``text`` is one of os.fsdecode's escapes of a byte."""
+    return all(not 0xD800 <= ord(ch) <= 0xDFFF or 0xDC80 <= ord(ch) <= 0xDCFF for ch in text)

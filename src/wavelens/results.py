@@ -9,9 +9,6 @@ import io
 import itertools
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,54 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import WavelensError
+from ._outdir import OutputFolder
 from .report_data import report_arrays, write_member_images, write_pair_images
 
-__all__ = ["check_output_dir", "output_dir", "write_analysis", "write_json", "write_noise_curve"]
-
-
-def check_output_dir(out, *, overwrite=False):
-    """Refuse an ``out`` that is a file, or a non-empty folder without ``overwrite``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise WavelensError(f"--out {out} is a file, not a folder; choose another path.")
-    ancestor = out.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise WavelensError(f"--out {out}: {ancestor} is a file, so no folder can be made under it; "
-                            "choose another path.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise WavelensError(
-            f"--out {out} exists and is not empty; choose another folder or pass --overwrite to replace it."
-        )
-    return out
+__all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
 
 
 @contextmanager
-def output_dir(out, *, overwrite=False):
-    """Yield a temporary folder that replaces ``out`` when the block succeeds.
-
-    Missing parent folders of ``out`` are created, as ``mkdir -p`` would.
-    """
-    out = check_output_dir(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; results are ordinary files
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{staging.name.rsplit('-', 1)[-1]}"
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _staging(out, overwrite):
+    """The folder to write into: ``out``'s staging folder if it is a claimed
+    :class:`OutputFolder`, else that of ``out`` claimed for the block."""
+    if isinstance(out, OutputFolder):
+        yield out.staging
+        return
+    with OutputFolder(out, overwrite=overwrite) as folder:
+        yield folder.staging
 
 
 def _format(value):
@@ -116,7 +80,7 @@ def write_per_image_csv(path, analysis):
                  "dominant_dataset_pattern"])
     row_format = ",".join(formats) + "\r\n"
     values = tuple(itertools.chain.from_iterable(zip(*columns)))
-    with open(path, "w", newline="") as handle:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
         handle.write(",".join(header) + "\r\n")
         handle.write((row_format * len(labels)) % values)
 
@@ -125,7 +89,7 @@ def write_contingency_csv(path, table, class_names):
     """A row per pattern: its size, entropy, most associated class, then a column per class."""
     from .association import pattern_profiles
 
-    with open(path, "w", newline="") as handle:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["pattern", "total", "entropy_bits", "top_class", "lift"] + list(class_names))
         for profile, row in zip(pattern_profiles(table, class_names), table):
@@ -177,7 +141,7 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
         The summary that was written.
     """
     start = time.perf_counter()
-    with output_dir(out, overwrite=overwrite) as staging:
+    with _staging(out, overwrite) as staging:
         tables_by_kind = analysis.tables()
         arrays = {"arrays.npz": result_arrays(analysis), "patterns.npz": pattern_arrays(analysis),
                   "report.npz": report_arrays(analysis, tables_by_kind)}
@@ -228,18 +192,30 @@ def _build_report(folder):
     build_report(folder)
 
 
+def json_safe(value):
+    """``value`` with every non-finite float written as the string 'inf', '-inf' or 'nan' (JSON has none)."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return str(float(value))
+    return value
+
+
 def write_json(path, content):
-    with open(path, "w") as handle:
-        json.dump(content, handle, indent=2)
+    """``content`` as strict JSON (UTF-8; non-finite numbers as strings, see :func:`json_safe`)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(json_safe(content), handle, indent=2, allow_nan=False)
         handle.write("\n")
 
 
 def write_noise_curve(rows, out, *, overwrite=False, context=None, report=True):
     """``noise_curve.json`` (with ``context``), ``noise_curve.csv`` and the report."""
-    with output_dir(out, overwrite=overwrite) as staging:
+    with _staging(out, overwrite) as staging:
         write_json(staging / "noise_curve.json", {**(context or {}), "rows": rows})
         columns = list(dict.fromkeys(key for row in rows for key in row))
-        with open(staging / "noise_curve.csv", "w", newline="") as handle:
+        with open(staging / "noise_curve.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)
@@ -251,8 +227,8 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
     """``summary.json``, ``communities.csv`` (image index, label, class, community) and the report."""
     start = time.perf_counter()
     d = analysis.dataset
-    with output_dir(out, overwrite=overwrite) as staging:
-        with open(staging / "communities.csv", "w", newline="") as handle:
+    with _staging(out, overwrite) as staging:
+        with open(staging / "communities.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index", "label", "class_name", "community"])
             labels = d.labels.tolist()
@@ -269,8 +245,8 @@ def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summa
     """``duplicates.csv`` (a row per pair), ``summary.json`` and the report."""
     labels_a = dataset_a.labels[pairs.index_a]
     labels_b = dataset_b.labels[pairs.index_b]
-    with output_dir(out, overwrite=overwrite) as staging:
-        with open(staging / "duplicates.csv", "w", newline="") as handle:
+    with _staging(out, overwrite) as staging:
+        with open(staging / "duplicates.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index_a", "index_b", "similarity", "label_a", "label_b", "class_a", "class_b",
                              "labels_disagree", "exact"])

@@ -5,6 +5,7 @@ every input error into one line on stderr and exit status 2.
 """
 
 import os
+import signal
 import sys
 
 
@@ -23,6 +24,7 @@ _configure_blas(sys.argv)
 
 import click  # noqa: E402
 
+from .._outdir import Stopped, stop_on_signals  # noqa: E402
 from .._validation import WavelensError  # noqa: E402
 from .._version import __version__  # noqa: E402
 from .analyze import analyze_command  # noqa: E402
@@ -64,7 +66,8 @@ def _fail(message):
 def main(argv=None):
     """Entry point of the ``wavelens`` console script."""
     try:
-        code = cli.main(args=argv, prog_name="wavelens", standalone_mode=False)
+        with stop_on_signals():
+            code = cli.main(args=argv, prog_name="wavelens", standalone_mode=False)
     except WavelensError as exc:
         code = _fail(str(exc))
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -78,6 +81,16 @@ def main(argv=None):
     except (click.exceptions.Abort, KeyboardInterrupt):
         _fail("interrupted; nothing was written.")
         code = 130
+    except Stopped as exc:
+        _fail(f"stopped by {signal.Signals(exc.signum).name}; nothing was written.")
+        code = 128 + exc.signum
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. 'wavelens datasets | head -1'): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
+    except MemoryError:
+        code = _fail("out of memory; try --limit N for a subsample, or a smaller --resize.")
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         code = _fail(f"cannot read or write{where}: {exc.strerror or exc}.")

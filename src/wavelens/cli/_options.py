@@ -10,7 +10,7 @@ import click
 import pywt
 
 from .. import _progress as progress
-from ..datasets import load_dataset
+from ..datasets import BUILTIN_DATASETS, builtin_search_path, load_dataset
 from ..lowrank import load_kernel
 
 
@@ -26,6 +26,29 @@ class ImageSize(click.ParamType):
         if not match or 0 in (int(match[1]), int(match[2])):
             self.fail(f"expected HEIGHTxWIDTH with positive integers, e.g. 32x32; got {value!r}.", param, ctx)
         return int(match[1]), int(match[2])
+
+
+class Seed(click.IntRange):
+    """A seed: an integer from 0 to 2**32 - 1 (what NumPy's generators accept)."""
+
+    name = "seed"
+
+    def __init__(self):
+        super().__init__(min=0, max=2**32 - 1)
+
+
+def input_paths(*datasets, data_dir=None):
+    """The paths a command reads (dataset paths, the folders searched for built-in datasets),
+    which its --out must keep clear of."""
+    paths = [data_dir] if data_dir else []
+    for dataset in datasets:
+        if dataset is None:
+            continue
+        if dataset in BUILTIN_DATASETS:
+            paths += [folder for folder in builtin_search_path(dataset, data_dir) if folder.exists()]
+        else:
+            paths.append(dataset)
+    return paths
 
 
 def load_for_command(dataset, split, data_dir, limit, resize, seed, *, kernel=False):
@@ -77,7 +100,7 @@ def dataset_options(func):
                      help="Analyse a stratified random subsample of N images (drawn with --seed)."),
         click.option("--resize", type=ImageSize(), default=None,
                      help="Resize every image of an image folder to HxW (needed when sizes differ)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=Seed(), default=0, show_default=True,
                      help="Seed of every random choice, for reproducible results."),
     ]
     return _apply(options, func)

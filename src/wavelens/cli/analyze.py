@@ -4,8 +4,8 @@ import click
 
 from .._drawing import start_figure_process
 from ..analysis import analyze
-from ..results import check_output_dir, write_analysis
-from ._options import command_line, dataset_options, load_for_command, output_options, pattern_options, wavelet_options
+from ..results import OutputFolder, write_analysis
+from ._options import command_line, dataset_options, input_paths, load_for_command, output_options, pattern_options, wavelet_options
 
 
 def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, *, report=False, **options):
@@ -94,12 +94,12 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
     Writes to OUT: summary.json, per_image.csv, contingency_*.csv, patterns.npz
     and arrays.npz (see the README).
     """
-    check_output_dir(out, overwrite=overwrite)
-    result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
-                          mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
-                          random_repeats=random_repeats, label_noise=label_noise, report=not no_report)
-    result.command = command_line()
-    summary = write_analysis(result, out, overwrite=overwrite, report=not no_report)
+    with OutputFolder(out, overwrite=overwrite, inputs=input_paths(dataset, data_dir=data_dir)) as target:
+        result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
+                              mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
+                              random_repeats=random_repeats, label_noise=label_noise, report=not no_report)
+        result.command = command_line()
+        summary = write_analysis(result, target, report=not no_report)
     click.echo(format_lowrank(summary))
     click.echo(format_association(summary))
     click.echo(f"Results in {out}/" + ("." if no_report else "; open report.html in a browser."))

@@ -3,9 +3,9 @@
 import click
 
 from .._drawing import start_figure_process
-from ..results import check_output_dir, write_communities
+from ..results import OutputFolder, write_communities
 from ..spectral_analysis import find_communities
-from ._options import load_for_command, command_line, dataset_options, output_options, wavelet_options
+from ._options import load_for_command, command_line, input_paths, dataset_options, output_options, wavelet_options
 
 
 def format_communities(summary, *, limit=40):
@@ -66,17 +66,18 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
 
     Writes OUT/summary.json and OUT/communities.csv (image index, label, community).
     """
-    check_output_dir(out, overwrite=overwrite)
-    if not no_report:
-        start_figure_process()  # loads matplotlib while the graph is built
-    data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
-    result = find_communities(data, wavelet=wavelet, level=level, mode=mode, features=features,
-                              n_features=n_features, condition=condition, max_features=max_features,
-                              n_neighbors=neighbors,
-                              n_communities=n_communities, max_communities=max_communities, per_class=per_class,
-                              mixed_threshold=mixed_threshold, seed=seed, n_jobs=jobs, params=params)
-    result.timings_s = {"load": load_s, **result.timings_s}
-    result.command = command_line()
-    summary = write_communities(result, out, overwrite=overwrite, report=not no_report)
+    with OutputFolder(out, overwrite=overwrite, inputs=input_paths(dataset, data_dir=data_dir)) as target:
+        if not no_report:
+            start_figure_process()  # loads matplotlib while the graph is built
+        data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
+        result = find_communities(data, wavelet=wavelet, level=level, mode=mode, features=features,
+                                  n_features=n_features, condition=condition, max_features=max_features,
+                                  n_neighbors=neighbors,
+                                  n_communities=n_communities, max_communities=max_communities,
+                                  per_class=per_class, mixed_threshold=mixed_threshold, seed=seed, n_jobs=jobs,
+                                  params=params)
+        result.timings_s = {"load": load_s, **result.timings_s}
+        result.command = command_line()
+        summary = write_communities(result, target, report=not no_report)
     click.echo(format_communities(summary))
     click.echo(f"Results in {out}/: summary.json, communities.csv" + ("." if no_report else ", report.html."))

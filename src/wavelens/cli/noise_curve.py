@@ -3,8 +3,8 @@
 import click
 
 from ..analysis import noise_curve
-from ..results import check_output_dir, write_noise_curve
-from ._options import command_line, dataset_options, output_options, pattern_options, wavelet_options
+from ..results import OutputFolder, write_noise_curve
+from ._options import command_line, dataset_options, input_paths, output_options, pattern_options, wavelet_options
 from .analyze import run_analysis
 
 
@@ -43,15 +43,15 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
 
     Writes OUT/noise_curve.json and OUT/noise_curve.csv.
     """
-    check_output_dir(out, overwrite=overwrite)
-    result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
-                          mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
-                          random_repeats=random_repeats, report=not no_report)
-    rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
-    summary = result.summary()
-    context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
-    context["command"] = command_line()
-    write_noise_curve(rows, out, overwrite=overwrite, context=context, report=not no_report)
+    with OutputFolder(out, overwrite=overwrite, inputs=input_paths(dataset, data_dir=data_dir)) as target:
+        result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
+                              mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
+                              random_repeats=random_repeats, report=not no_report)
+        rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
+        summary = result.summary()
+        context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
+        context["command"] = command_line()
+        write_noise_curve(rows, target, context=context, report=not no_report)
     click.echo(f"{summary['dataset']['name']} ({summary['dataset']['split']}): "
                f"{summary['dataset']['n_images']} images. NMI of patterns with classes as labels are randomized:")
     click.echo(f"{'fraction':>8}  {'image patterns':>14}  {'random':>7}  {'dataset patterns':>16}  {'random':>7}")

@@ -2,33 +2,42 @@
 
 import numpy as np
 
-from .._validation import WavelensError, check_finite
+from .._limits import check_limit
+from .._validation import WavelensError, check_finite, printable
 
-__all__ = ["Dataset", "make_dataset", "pixels_to_unit", "stratified_subsample", "to_unit_float32"]
+__all__ = ["Dataset", "check_labels", "make_dataset", "pixels_to_unit", "stratified_subsample", "to_unit_float32"]
 
 
 class Dataset:
     """Images with their labels.
 
+    Parameters
+    ----------
+    images : array-like of shape (n_images, height, width[, channels]) or None
+        Pixel values. Unsigned integers (uint8, uint16...) are kept as read and
+        stand for ``images / max`` of their type (255 for uint8); booleans are 0
+        and 1; floats (and signed integers) within [-1, 1] are kept, and others
+        are divided by their largest absolute value over the whole dataset, one
+        factor for every image, so patterns and every statistic but PSNR are
+        unchanged (floats from 0 to 255 become 0 to 1).
+    labels : array-like of shape (n_images,)
+        Class numbers 0..n_classes-1 (integers, or floats holding integers).
+    class_names : list of str
+        The name of each class; text from the data is made printable (invalid
+        UTF-8 replaced, control characters escaped).
+    name, split, source : str
+    index : array-like of shape (n_images,), default=None
+        Each image's position in the full split; 0..n_images-1 when None.
+    pixels, pixel_max : ndarray of unsigned integers and int, default=None
+        The pixels as read and their largest possible value, instead of ``images``.
+
     Attributes
     ----------
     images : ndarray of shape (n_images, height, width) or (n_images, height, width, channels)
-        float32 pixel values in [0, 1]. For a dataset read from integer pixels
-        this is made from ``pixels`` on first use (and kept), so that work done
-        chunk by chunk from ``pixels`` never holds the float32 copy, 4 times
-        the size.
-    labels : ndarray of shape (n_images,)
-        Integer class labels, indices into ``class_names``.
-    class_names : list of str
-        The name of each class.
-    name : str
-        A short name of the dataset (``digits``, ``fashion-mnist``, a folder name...).
-    split : str
-        ``train``, ``test`` or ``all``.
-    source : str
-        Where the images were read from.
-    index : ndarray of shape (n_images,)
-        Each image's position in the full split, kept through ``--limit``.
+        float32 pixel values. For a dataset of integer pixels this is made from
+        ``pixels`` on first use (and kept), so that work done chunk by chunk from
+        ``pixels`` never holds the float32 copy, 4 times the size.
+    labels : ndarray of int64, shape (n_images,)
     pixels : ndarray of unsigned integers or None
         The pixels as read (e.g. uint8), of the shape of ``images``; then
         ``images`` is ``pixels / pixel_max`` in float32.
@@ -39,16 +48,32 @@ class Dataset:
     def __init__(self, images, labels, class_names, *, name, split, source, index=None, pixels=None,
                  pixel_max=None):
         if images is None and pixels is None:
-            raise ValueError("a Dataset needs images or pixels")
+            raise WavelensError("A Dataset needs images (or pixels); got neither.")
+        if images is not None:
+            images = np.asarray(images)
+            if np.issubdtype(images.dtype, np.unsignedinteger):
+                images, pixels = None, images
+            else:
+                images = to_unit_float32(images, f"{source} images")
+        if pixels is not None:
+            pixels = np.asarray(pixels)
+            if not np.issubdtype(pixels.dtype, np.unsignedinteger):
+                raise WavelensError(f"{source}: pixels must be unsigned integers; found {pixels.dtype}.")
+            pixel_max = int(np.iinfo(pixels.dtype).max) if pixel_max is None else int(pixel_max)
+        array = pixels if images is None else images
+        if array.ndim not in (3, 4):
+            raise WavelensError(
+                f"{source}: images must have shape (n, height, width) or (n, height, width, "
+                f"channels); found shape {array.shape}."
+            )
         self._images = images
-        self.pixels = pixels
-        self.pixel_max = pixel_max if pixels is not None else None
-        self.labels = labels
-        self.class_names = class_names
-        self.name = name
+        self.pixels = pixels if images is None else None
+        self.pixel_max = pixel_max if images is None else None
+        self.labels, self.class_names = check_labels(labels, class_names, len(array), str(source))
+        self.name = str(name)
         self.split = split
-        self.source = source
-        self.index = np.arange(len(labels)) if index is None else index
+        self.source = str(source)
+        self.index = np.arange(len(self.labels)) if index is None else np.asarray(index)
 
     @property
     def images(self):
@@ -92,32 +117,75 @@ def pixels_to_unit(pixels, pixel_max, dtype=np.float32):
 
 
 def to_unit_float32(images, what):
-    """Convert raw pixel values to float32 in [0, 1].
+    """Pixel values as float32, by the rule of :class:`Dataset`.
 
     Unsigned integers are divided by their type's maximum (255 for uint8);
-    booleans become 0 and 1; floats already in [0, 1] are kept, and other
-    floats are scaled linearly from their minimum and maximum over the whole
-    dataset (so relative intensities are preserved).
+    booleans become 0 and 1; floats and signed integers within [-1, 1] are
+    kept, and others are divided by their largest absolute value over the
+    whole dataset (so relative intensities, and the patterns, are preserved).
     """
     images = np.asarray(images)
     if images.dtype == bool:
         return images.astype(np.float32)
     if np.issubdtype(images.dtype, np.unsignedinteger):
         return pixels_to_unit(images, np.iinfo(images.dtype).max)
-    if np.issubdtype(images.dtype, np.signedinteger):
-        images = images.astype(np.float64)
-    elif not np.issubdtype(images.dtype, np.floating):
+    if not (np.issubdtype(images.dtype, np.signedinteger) or np.issubdtype(images.dtype, np.floating)):
         raise WavelensError(
             f"{what} has pixel type {images.dtype}; expected unsigned integers or floats."
         )
-    check_finite(images, what)
     if images.size == 0:
         return images.astype(np.float32)
-    low, high = float(images.min()), float(images.max())
-    if low >= 0.0 and high <= 1.0:
-        return images.astype(np.float32)
-    scale = high - low if high > low else 1.0
-    return ((images - low) / scale).astype(np.float32)
+    check_finite(images, what)
+    scale = max(abs(float(images.min())), abs(float(images.max())))
+    if scale <= 1:
+        return images.astype(np.float32, copy=False)
+    return (images / scale).astype(np.float32)
+
+
+def check_labels(labels, class_names, n_images, source):
+    """Labels as int64 class numbers and the class names as printable text, or raise.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_images,)
+        Integers >= 0 (or floats holding them).
+    class_names : list of str or None
+        Names of classes 0..n_classes-1; the label numbers when None.
+    n_images : int
+    source : str
+        Where the labels come from, for messages.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise WavelensError(f"{source}: labels must be one-dimensional (a label per image); found shape "
+                            f"{labels.shape}.")
+    if len(labels) != n_images:
+        raise WavelensError(f"{source}: {n_images} images but {len(labels)} labels; every image needs exactly "
+                            "one label.")
+    if n_images == 0:
+        raise WavelensError(f"{source}: the dataset is empty (0 images); point wavelens at a dataset with images.")
+    if labels.dtype.kind == "b":
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "iuf":
+        raise WavelensError(f"{source}: labels must be integers; found {labels.dtype}.")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            raise WavelensError(f"{source}: labels must be whole numbers; found values such as "
+                                f"{labels[~(np.isfinite(labels) & (labels == np.round(labels)))][0]!r}.")
+    low, high = labels.min(), labels.max()
+    if low < 0:
+        raise WavelensError(f"{source}: labels must be class numbers >= 0; found {low}.")
+    n_classes = max(int(high) + 1, 0 if class_names is None else len(class_names))
+    check_limit("classes", n_classes, f"{source}: label {high}")
+    labels = labels.astype(np.int64)
+    if class_names is None:
+        class_names = [str(c) for c in range(int(high) + 1)]
+    class_names = [printable(c) for c in class_names]
+    if len(class_names) <= int(high):
+        raise WavelensError(
+            f"{source}: label {int(high)} has no class name ({len(class_names)} names given)."
+        )
+    return labels, class_names
 
 
 def make_dataset(images, labels, class_names, *, name, split, source):
@@ -127,51 +195,19 @@ def make_dataset(images, labels, class_names, *, name, split, source):
     ----------
     images : array-like of shape (n_images, height, width[, channels])
     labels : array-like of shape (n_images,)
-        Integer labels, or strings that become class names.
+        Integer labels, or strings that become class names (sorted).
     class_names : list of str or None
         Names of classes 0..n_classes-1; taken from the labels when None.
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
-    if images.ndim not in (3, 4):
-        raise WavelensError(
-            f"{source}: images must have shape (n, height, width) or (n, height, width, "
-            f"channels); found shape {images.shape}."
-        )
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    if labels.ndim != 1:
-        raise WavelensError(f"{source}: labels must be one-dimensional; found shape {labels.shape}.")
-    if images.shape[0] != labels.shape[0]:
-        raise WavelensError(
-            f"{source}: {images.shape[0]} images but {labels.shape[0]} labels; "
-            "every image needs exactly one label."
-        )
-    if images.shape[0] == 0:
-        raise WavelensError(f"{source}: the dataset is empty (0 images); point wavelens at a dataset with images.")
-    if labels.dtype.kind in "US":
+    if labels.dtype == object and labels.ndim == 1 and all(isinstance(x, str) for x in labels.tolist()):
+        labels = labels.astype(str)
+    if labels.dtype.kind in "US" and labels.ndim == 1:
         class_names, labels = np.unique(labels.astype(str), return_inverse=True)
         class_names = [str(c) for c in class_names]
-    elif labels.dtype.kind in "iub":
-        labels = labels.astype(np.int64)
-        if labels.min() < 0:
-            raise WavelensError(f"{source}: labels must be >= 0; found {int(labels.min())}.")
-    elif labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
-        labels = labels.astype(np.int64)
-    else:
-        raise WavelensError(f"{source}: labels must be integers or strings; found {labels.dtype}.")
-    n_classes = int(labels.max()) + 1
-    if class_names is None:
-        class_names = [str(c) for c in range(n_classes)]
-    class_names = [str(c) for c in class_names]
-    if len(class_names) < n_classes:
-        raise WavelensError(
-            f"{source}: label {n_classes - 1} has no class name ({len(class_names)} names given)."
-        )
-    if np.issubdtype(images.dtype, np.unsignedinteger):  # kept as read: images are made when needed
-        return Dataset(None, labels, class_names, name=name, split=split, source=str(source),
-                       pixels=images, pixel_max=int(np.iinfo(images.dtype).max))
-    images = to_unit_float32(images, f"{source} images")
     return Dataset(images, labels, class_names, name=name, split=split, source=str(source))
 
 

@@ -1,0 +1,325 @@
+"""The output folder of a run: claimed at the start, written whole, never anything else touched.
+
+A run claims ``--out`` before any work: it creates the folder if it is
+missing and holds an exclusive lock on it (``flock``), so a second run into
+the same folder stops at once with an error instead of racing. Results are
+written into a hidden staging folder beside it, which then takes the place of
+``--out`` by ``rename``, and the staging folder is removed if anything fails,
+including SIGINT, SIGTERM and SIGHUP (see :func:`stop_on_signals`).
+
+``--overwrite`` replaces only a folder that wavelens wrote: every result holds
+the marker file :data:`MARKER`, which lists the files written, and a folder
+holding anything else, or no marker, is refused. A folder that is, contains or
+lies inside an input (after resolving symbolic links) is refused whatever the
+options.
+"""
+
+import ctypes
+import errno
+import json
+import os
+import shutil
+import signal
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from ._validation import WavelensError
+from ._version import __version__
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, the rest still holds
+    fcntl = None
+
+__all__ = ["MARKER", "OutputFolder", "Stopped", "stop_on_signals"]
+
+MARKER = ".wavelens-result"
+_STAGING_TAG = ".wavelens-staging"
+
+
+class Stopped(BaseException):
+    """Raised in the main thread by SIGTERM or SIGHUP, so that staging folders are cleaned up."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_HANDLER_PID = []  # the process that installed the handlers
+
+
+def _raise_stopped(signum, frame):
+    if _HANDLER_PID and os.getpid() != _HANDLER_PID[-1]:
+        # A forked child (a figure worker) inherited the handler: it stops as by default, quietly.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_on_signals():
+    """Within the block, SIGTERM and SIGHUP raise :class:`Stopped` (as Ctrl-C raises KeyboardInterrupt)."""
+    previous = {}
+    _HANDLER_PID.append(os.getpid())
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            try:
+                previous[signum] = signal.signal(signum, _raise_stopped)
+            except ValueError:  # not the main thread: leave the handlers alone
+                pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _HANDLER_PID.pop()
+
+
+def _shown(path):
+    return os.fsdecode(path).encode("utf-8", "replace").decode("utf-8")
+
+
+def _is_within(path, folder):
+    return path == folder or folder in path.parents
+
+
+def _resolved(path):
+    return Path(os.path.realpath(os.path.abspath(os.fsdecode(path))))
+
+
+def check_not_an_input(out, inputs):
+    """Raise if ``out`` is, contains, or lies inside one of ``inputs`` (symlinks resolved)."""
+    for source in inputs:
+        if source is None:
+            continue
+        source = _resolved(source)
+        if _is_within(out, source):
+            where = "is" if out == source else "lies inside"
+            raise WavelensError(
+                f"--out {_shown(out)} {where} the input {_shown(source)}; wavelens never writes into its "
+                "inputs: choose a folder outside them."
+            )
+        if _is_within(source, out):
+            raise WavelensError(
+                f"--out {_shown(out)} holds the input {_shown(source)}; wavelens never replaces a folder "
+                "that holds its inputs: choose another folder."
+            )
+
+
+def _check_replaceable(out, overwrite, shown):
+    """Raise unless the existing folder ``out`` is empty, or ``overwrite`` and wavelens wrote all of it."""
+    entries = sorted(os.listdir(out))
+    if not entries:
+        return
+    if not overwrite:
+        raise WavelensError(
+            f"--out {shown} exists and is not empty; choose another folder, or pass --overwrite to "
+            "replace an earlier wavelens result."
+        )
+    written = _marker_files(out / MARKER)
+    if written is None:
+        raise WavelensError(
+            f"--out {shown} is not a wavelens result (it has no {MARKER} file), so --overwrite does "
+            "not replace it; choose another folder."
+        )
+    foreign = [name for name in entries if name not in written and name != MARKER]
+    if foreign:
+        listed = ", ".join(_shown(name) for name in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise WavelensError(
+            f"--out {shown} holds files wavelens did not write ({listed}); --overwrite replaces only "
+            "wavelens' own results: move them away or choose another folder."
+        )
+
+
+def _marker_files(marker):
+    """The file names a marker lists, or None if it is not a wavelens marker."""
+    try:
+        if marker.is_symlink() or not marker.is_file() or marker.stat().st_size > 1 << 20:
+            return None
+        content = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(content, dict) or content.get("written_by") != "wavelens":
+        return None
+    files = content.get("files")
+    if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
+        return None
+    return set(files)
+
+
+def _rename_noreplace(source, target):
+    """``rename(source, target)`` that fails with FileExistsError if ``target`` exists (Linux renameat2)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_fdcwd, rename_noreplace = -100, 1
+        if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), rename_noreplace) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: not supported here
+            raise OSError(code, os.strerror(code), os.fsdecode(target))
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fsdecode(target))
+    os.rename(source, target)
+
+
+class OutputFolder:
+    """``--out`` of one run: claimed on entering, replaced by the finished result on a clean exit.
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder to write. Missing parent folders are created.
+    overwrite : bool, default=False
+        Replace ``out`` if it holds an earlier wavelens result (and nothing else).
+    inputs : iterable of paths, default=()
+        The run's inputs: ``out`` must not be, contain or lie inside any of them.
+
+    Attributes
+    ----------
+    path : Path
+        ``out`` with symbolic links resolved.
+    staging : Path
+        The folder to write the results into, while the block runs.
+    """
+
+    def __init__(self, out, *, overwrite=False, inputs=()):
+        self.requested = out
+        self.path = _resolved(out)
+        self.overwrite = bool(overwrite)
+        self.inputs = [path for path in inputs if path is not None]
+        self.staging = None
+        self._lock = None
+        self._created = False
+        self._committed = False
+        self.check()
+
+    def check(self):
+        """Every check that needs no claim: the path's kind, its place, the inputs."""
+        out = self.path
+        if out.exists() and not out.is_dir():
+            raise WavelensError(f"--out {_shown(self.requested)} is a file, not a folder; choose another path.")
+        ancestor = out.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise WavelensError(f"--out {_shown(self.requested)}: {_shown(ancestor)} is a file, so no folder can be "
+                                "made under it; choose another path.")
+        if out == out.parent or os.path.ismount(out):
+            raise WavelensError(f"--out {_shown(self.requested)} is a mount point or the root; wavelens writes a "
+                                "folder of its own: name a new folder inside it, e.g. --out "
+                                f"{_shown(out / 'results')}.")
+        if _is_within(_resolved(os.getcwd()), out):
+            raise WavelensError(f"--out {_shown(self.requested)} is or holds the current folder; wavelens replaces "
+                                "--out as a whole: name a new folder, e.g. --out results.")
+        check_not_an_input(out, self.inputs)
+        if out.is_dir():
+            _check_replaceable(out, self.overwrite, _shown(self.requested))
+
+    def __enter__(self):
+        self._claim()
+        try:
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
+            umask = os.umask(0)
+            os.umask(umask)
+            self.staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; results are ordinary files
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        try:
+            if kind is None:
+                self._commit()
+        finally:
+            if self.staging is not None and self.staging.exists():
+                shutil.rmtree(self.staging, ignore_errors=True)
+            self._release()
+        return False
+
+    def _claim(self):
+        out = self.path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(20):
+            try:
+                out.mkdir()
+                created = True
+            except FileExistsError:
+                created = False
+            try:
+                fd = os.open(out, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except FileNotFoundError:  # another run's result moved in and out meanwhile
+                continue
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    raise WavelensError(
+                        f"Another wavelens run is writing into --out {_shown(self.requested)} right now; wait "
+                        "for it to finish or choose another folder."
+                    ) from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(out))
+            except FileNotFoundError:
+                same = False
+            if not same:  # locked a folder that another run replaced meanwhile: try again
+                os.close(fd)
+                continue
+            self._lock, self._created = fd, created
+            try:
+                self.check()
+            except BaseException:
+                self._release()
+                raise
+            return
+        raise WavelensError(f"--out {_shown(self.requested)} keeps changing under wavelens; choose another folder.")
+
+    def _commit(self):
+        """Move the finished staging folder into place of ``out``."""
+        (self.staging / MARKER).write_text(json.dumps(
+            {"written_by": "wavelens", "wavelens_version": __version__,
+             "files": sorted(os.listdir(self.staging))}, indent=2) + "\n", encoding="utf-8")
+        out = self.path
+        try:
+            if not os.path.samestat(os.fstat(self._lock), os.stat(out)):
+                raise FileExistsError
+            _check_replaceable(out, self.overwrite, _shown(self.requested))
+        except (FileExistsError, FileNotFoundError):
+            raise WavelensError(f"--out {_shown(self.requested)} was changed by something else during the run; "
+                                "nothing was written.") from None
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old.rmdir()
+        os.rename(out, old)
+        try:
+            _rename_noreplace(self.staging, out)
+        except OSError as exc:
+            try:
+                _rename_noreplace(old, out)
+            except OSError:
+                raise WavelensError(f"Could not move the results into {_shown(out)} ({exc.strerror}); the earlier "
+                                    f"content of --out is kept in {_shown(old)}.") from None
+            raise WavelensError(f"Could not move the results into {_shown(out)} ({exc.strerror}); nothing was "
+                                "changed.") from None
+        self.staging, self._committed = None, True
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _release(self):
+        if self._lock is None:
+            return
+        try:
+            if self._created and not self._committed:  # a failed run leaves no empty folder behind
+                try:
+                    os.rmdir(self.path)
+                except OSError:
+                    pass
+        finally:
+            os.close(self._lock)
+            self._lock = None
