@@ -1,24 +1,127 @@
-"""Image folders: one sub-folder per class (optionally under train/ and test/)."""
+"""Image folders: one sub-folder per class (optionally under train/ and test/).
 
+Pixel type
+    Chosen once per dataset from the images' headers, before any pixel is
+    decoded. All 8-bit images (Pillow modes 1, L, P, LA, PA, RGB, RGBA,
+    CMYK, YCbCr...): uint8 pixels, as read. Any 16-bit image (modes I;16,
+    I;16B, I;16L, I;16N) and no float one: uint16 pixels, 8-bit images
+    multiplied by 257 (so 255 is 65535). Any float image (mode F): float32
+    values, 8-bit images divided by 255, 16-bit ones by 65535, float ones as
+    stored; :func:`make_dataset` then applies the :class:`Dataset` rule for
+    float pixels (over the whole dataset: kept within [-1, 1], else divided
+    by the largest magnitude).
+    Images of mode I (32-bit integers, e.g. from TIFF) are decoded in that
+    pass to see their values: 16-bit if every image of mode I holds only
+    0..65535, else all are 32-bit, read as float32 values as stored.
+
+    Pillow (13) has no 16-bit colour mode: it opens 48-bit RGB and 64-bit
+    RGBA PNGs (and 16-bit-per-sample RGB TIFFs) as 8-bit RGB / RGBA,
+    keeping the high byte of each sample (65535 -> 255, 1000 -> 3), and a
+    16-bit gray+alpha PNG as 8-bit RGBA with equal R, G and B. They load as
+    8-bit images; the gray+alpha one stays gray.
+
+Alpha and transparency
+    Every image is composited onto black: each colour value is multiplied
+    by alpha / alpha's maximum, so a transparent pixel is 0 and an opaque
+    one is unchanged. This holds for LA, PA, RGBA, premultiplied La and RGBa
+    (already composited), and for a ``transparency`` colour or palette entry
+    (P, L, RGB, 16-bit gray: pixels of that value are 0). Gray with alpha
+    stays gray; the dataset is in colour (3 channels) if any image is in
+    colour (a palette image is in colour unless every palette entry is gray).
+
+Limits
+    Each image's width x height (from its header) is checked against
+    ``WAVELENS_MAX_IMAGE_PIXELS`` before it is decoded, and so is ``resize``;
+    the whole stack against ``WAVELENS_MAX_DATA_BYTES`` before it is
+    allocated. Pillow's own decompression-bomb check is replaced by these
+    while the loader runs.
+
+Damaged files
+    A file Pillow cannot open or decode, whatever the error, gives one line
+    naming the file. Pillow's warnings about metadata it skips (TIFF tags,
+    EXIF) are not shown: such a file loads if its pixels decode.
+"""
+
+import errno
+import os
+import re
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from .._limits import check_limit, limit_value
 from .._validation import WavelensError
 from ._base import make_dataset
 
 __all__ = ["is_image_folder", "load_image_folder", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P"}
+# The formats of IMAGE_SUFFIXES (whatever suffix a file has), and never another of Pillow's
+# plugins: a file named .png may be a JPEG, but not an EPS, which Pillow hands to Ghostscript.
+# (Pillow's JPEG plugin opens multi-picture JPEGs, MPO, itself.)
+_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+_SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N"}
+_DEEP_MODES = _SIXTEEN_BIT | {"I", "F"}  # modes whose pixels are not 8-bit
+_GRAY_MODES = {"1", "L", "LA", "La"} | _DEEP_MODES
+_ALPHA_MODES = {"LA", "PA", "RGBA", "La", "RGBa"}
+_PREMULTIPLIED = {"La", "RGBa"}
+
+
+def _shown(path):
+    """``path`` as printable one-line text for a message: bytes that are not UTF-8 as ``\\xNN``,
+    control characters escaped (a file name may hold any byte but / and NUL)."""
+    return _printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
+
+
+def _printable(text):
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _reason(exc):
+    """What went wrong, in a few words on one line."""
+    text = " ".join(_printable(str(exc)).split())
+    if not isinstance(exc, OSError) or not text:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _listing(folder):
+    """The entries of ``folder`` that are not hidden, sorted by name."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as exc:
+        raise WavelensError(
+            f"{_shown(folder)} cannot be read as a folder ({_reason(exc)}); check that it exists, "
+            "is a folder and that you may read it."
+        ) from None
+
+
+def _is(entry, kind):
+    """Whether a folder entry is a folder (``kind='dir'``) or a file, following symbolic links;
+    a link to nothing is neither, a link loop or an entry that cannot be examined is an error."""
+    try:
+        return entry.is_dir() if kind == "dir" else entry.is_file()
+    except OSError as exc:
+        what = "is a symbolic link loop" if exc.errno == errno.ELOOP else "cannot be examined"
+        raise WavelensError(
+            f"{_shown(entry.path)} {what} ({_reason(exc)}); remove it or fix it."
+        ) from None
 
 
 def _class_folders(root):
-    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+    """Names of the class folders of ``root`` (sub-folders not starting with '.'), sorted."""
+    return [e.name for e in _listing(root) if _is(e, "dir")]
 
 
 def _image_files(folder):
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return [Path(e.path) for e in _listing(folder)
+            if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and _is(e, "file")]
 
 
 def _has_split_folders(root):
@@ -29,92 +132,309 @@ def is_image_folder(root):
     root = Path(root)
     if _has_split_folders(root):
         root = root / "train"
-    return any(_image_files(c) for c in _class_folders(root))
+    return any(_image_files(root / c) for c in _class_folders(root))
 
 
-def _open(path):
-    from PIL import Image, UnidentifiedImageError
+@contextmanager
+def _pillow_limits():
+    """For the loader only: replace Pillow's decompression-bomb check by wavelens' image_pixels
+    limit (Pillow's global is restored on the way out) and silence Pillow's warnings."""
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    # Pillow refuses images above twice this, also frames and tiles it finds while decoding,
+    # which no header shows; it only warns below, and that warning is silenced: each image's
+    # header size is checked against the exact limit first, with a clearer message.
+    Image.MAX_IMAGE_PIXELS = limit_value("image_pixels")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Damaged metadata (TIFF tags, EXIF...) that Pillow skips: the pixels decode or fail.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextmanager
+def _image(path):
+    """The image at ``path``, opened by Pillow (which reads only its header until it is loaded).
+
+    Any failure in the ``with`` block, on opening or on decoding, becomes one line naming the
+    file, except wavelens' own errors and MemoryError.
+    """
+    from PIL import Image
 
     try:
-        return Image.open(path)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise WavelensError(f"{path} is not a readable image ({exc}); remove or replace it.") from None
-
-
-def _decode(path, mode, size):
-    image = _open(path)
-    try:
-        if image.mode == "P":
-            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        image = image.convert(mode)
-        if size is not None and image.size != (size[1], size[0]):
-            from PIL import Image
-
-            image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        return np.asarray(image, dtype=np.uint8)
+        handle = open(path, "rb")
     except OSError as exc:
-        raise WavelensError(f"{path} is corrupt or truncated ({exc}); remove or replace it.") from None
+        raise WavelensError(
+            f"{_shown(path)} cannot be read ({_reason(exc)}); check that you may read it."
+        ) from None
+    try:
+        with handle, Image.open(handle, formats=_FORMATS) as image:
+            yield image
+    except (WavelensError, MemoryError):
+        raise
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        check_limit("image_pixels", int(found[1]) if found else limit_value("image_pixels") + 1,
+                    f"image {_shown(path)}")
+        raise WavelensError(f"{_shown(path)} is too large to decode ({_reason(exc)}).") from None
+    # The file-parsing boundary: on corrupt bytes Pillow's plugins raise many kinds of exception
+    # (OSError, ValueError, SyntaxError, struct.error, EOFError, ZeroDivisionError, IndexError,
+    # TypeError, KeyError, AssertionError..., and warnings when they are errors), on opening
+    # or only when pixels are decoded. Each is a bad file, not a bug.
+    except Exception as exc:
+        raise WavelensError(f"{_shown(path)} is not a readable image ({_reason(exc)}); "
+                            "remove or replace it.") from None
 
 
-def _collect(root, class_names):
+def _palette_is_gray(image):
+    """Whether every entry of a palette image's palette is gray (read without decoding)."""
+    from PIL import Image
+
+    palette = image.palette
+    if palette is None:
+        return False
+    probe = Image.new("P", (1, 1))
+    probe.putpalette(bytes(palette.palette), palette.rawmode or palette.mode)
+    rgb = np.frombuffer(bytes(probe.getpalette("RGB")), np.uint8).reshape(-1, 3)
+    return bool(np.all(rgb == rgb[:, :1]))
+
+
+def _raw_modes(image):
+    return {t.args[0] if isinstance(t.args, tuple) and t.args else t.args for t in image.tile}
+
+
+def _is_colour(image):
+    if image.mode in _GRAY_MODES:
+        return False
+    if image.mode in ("P", "PA"):
+        return not _palette_is_gray(image)
+    # Pillow opens a 16-bit gray+alpha PNG as RGBA (R = G = B): it stays gray.
+    return not (image.mode == "RGBA" and _raw_modes(image) == {"LA;16B"})
+
+
+def _has_alpha(image):
+    return image.mode in _ALPHA_MODES or "transparency" in image.info
+
+
+def _depth(image):
+    """8, 16 or 32: bits of the pixel type an image needs (32: float32 values as stored);
+    for mode I (32-bit integers), the range of its values instead (it decodes the image)."""
+    if image.mode in _SIXTEEN_BIT:
+        return 16
+    if image.mode == "F":
+        return 32
+    if image.mode == "I":
+        return tuple(int(v) for v in image.getextrema())
+    return 8
+
+
+def _unit_values(image, colour, int_16bit):
+    """float64 pixels of a loaded image, composited onto black, of shape (h, w) or (h, w, 3):
+    8- and 16-bit values divided by 255 or 65535 (those of mode I too if ``int_16bit``), float
+    and 32-bit integer ones as stored."""
+    mode = image.mode
+    if mode in _DEEP_MODES:
+        stored = np.asarray(image)
+        values = stored.astype(np.float64)
+        if mode in _SIXTEEN_BIT or (mode == "I" and int_16bit):
+            values /= 65535
+        transparency = image.info.get("transparency")
+        if isinstance(transparency, (int, float)) and mode != "F":
+            values[stored == transparency] = 0
+    elif mode in _PREMULTIPLIED:  # colour already multiplied by alpha
+        values = np.asarray(image)[..., :-1] / 255.0
+    elif _has_alpha(image):
+        if mode not in ("L", "LA", "RGB", "RGBA"):
+            image = image.convert("RGBA")
+        array = np.asarray(image.convert("RGBA" if colour else "LA"), dtype=np.float64)
+        values = array[..., :-1] * array[..., -1:] / (255.0 * 255.0)
+    else:
+        if mode == "P":
+            image = image.convert("RGB")
+        values = np.asarray(image.convert("RGB" if colour else "L"), dtype=np.float64) / 255.0
+    if values.ndim == 3 and not colour:
+        values = values[..., 0]
+    if values.ndim == 2 and colour:
+        values = np.repeat(values[..., None], 3, axis=2)
+    return values
+
+
+def _resized(values, size):
+    """Bilinear resize (Pillow's) of float pixels to ``size`` (h, w), channel by channel."""
+    from PIL import Image
+
+    planes = values[..., None] if values.ndim == 2 else values
+    out = np.empty(size + planes.shape[2:], dtype=np.float64)
+    for c in range(planes.shape[2]):
+        plane = Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32))
+        out[..., c] = np.asarray(plane.resize((size[1], size[0]), Image.Resampling.BILINEAR))
+    return out[..., 0] if values.ndim == 2 else out
+
+
+def _check_size(path, found, size, resize):
+    if found != size and not resize:
+        raise WavelensError(
+            f"{_shown(path)} decodes to {found[0]}x{found[1]} pixels, not the {size[0]}x{size[1]} "
+            "of its header or of the other images; remove or replace it, or pass --resize HxW."
+        )
+
+
+def _decode(path, dtype, colour, size, resize, int_16bit):
+    """The pixels of one image as ``dtype``, of shape ``size`` (+ (3,) in colour)."""
+    from PIL import Image
+
+    with _image(path) as image:
+        image.load()
+        found = (image.height, image.width)
+        _check_size(path, found, size, resize)
+        if found != size:  # a GIF can grow while decoding (Pillow refuses it above twice the limit)
+            check_limit("image_pixels", found[0] * found[1],
+                        f"image {_shown(path)} ({found[0]}x{found[1]})")
+        if dtype == np.uint8 and image.mode not in _DEEP_MODES and not _has_alpha(image):
+            # The 8-bit fast path: Pillow converts and resizes the uint8 pixels.
+            if image.mode == "P":
+                image = image.convert("RGB")
+            image = image.convert("RGB" if colour else "L")
+            if found != size:
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf are refused below
+            values = _unit_values(image, colour, int_16bit)
+            if found != size:
+                values = _resized(values, size)
+            if dtype == np.float32:
+                values = values.astype(np.float32)
+    if dtype == np.float32:
+        if not np.all(np.isfinite(values)):
+            raise WavelensError(f"{_shown(path)} holds NaN or infinite pixel values (or values beyond "
+                                "float32's range); remove or replace it.")
+        return values
+    top = np.iinfo(dtype).max
+    return np.clip(np.rint(np.nan_to_num(values * top)), 0, top).astype(dtype)
+
+
+def _collect(part_root, class_names):
+    """Image files of ``part_root``'s class folders and their labels (indices into ``class_names``);
+    a class without a folder in this part has no images here."""
+    present = set(_class_folders(part_root))
     files, labels = [], []
     for label, name in enumerate(class_names):
-        members = _image_files(Path(root) / name)
-        files.extend(members)
-        labels.extend([label] * len(members))
+        if name in present:
+            members = _image_files(part_root / name)
+            files.extend(members)
+            labels.extend([label] * len(members))
     return files, labels
 
 
 def load_image_folder(root, split, *, resize=None, name=None):
-    """Load PNG/JPEG images from ``root/<class>/``.
+    """Load PNG, JPEG, BMP, GIF, TIFF and WebP images from ``root/<class>/``.
+
+    Pixels keep their depth: 8-bit images give uint8 pixels; if any image is
+    16-bit (and none float), uint16 pixels, 8-bit ones scaled by 257; if any
+    is float (or 32-bit integer), float32 values, 8-bit ones divided by 255
+    and 16-bit ones by 65535, then scaled by the :class:`Dataset` rule for
+    floats. Pillow opens 16-bit colour PNGs as 8-bit (the high byte of each
+    sample), so they load as 8-bit. Alpha and transparency are composited
+    onto black (colour times alpha / its maximum: transparent pixels are 0);
+    gray with alpha stays gray, and the images are in colour if any is.
 
     Parameters
     ----------
     root : Path
         Holds one sub-folder per class, or ``train/`` and ``test/`` sub-folders
-        that each hold one sub-folder per class.
+        that each hold one sub-folder per class. With ``split='all'`` the
+        classes are those of either; a class may be in one only. A class
+        folder without images is a class without images. Files and folders
+        whose name starts with '.' are ignored.
     split : {'train', 'test', 'all'}
         Only ``all`` for a folder without ``train/`` and ``test/``.
     resize : tuple of int, optional
-        ``(height, width)`` to resize every image to. Without it, all images
-        must already have one size.
+        ``(height, width)`` to resize every image to (bilinear). Without it,
+        all images must already have one size.
+    name : str, optional
+        The dataset's name; the folder's name by default.
+
+    Raises
+    ------
+    WavelensError
+        One line, for an unreadable or corrupt file, a folder that holds no
+        image, images of several sizes without ``resize``, or an image,
+        ``resize`` or the whole stack above a limit (``WAVELENS_MAX_IMAGE_PIXELS``,
+        ``WAVELENS_MAX_DATA_BYTES``), checked before decoding or allocating.
     """
     root = Path(root)
+    if resize is not None:
+        size = tuple(int(s) for s in resize)
+        if len(size) != 2 or min(size) < 1:
+            raise WavelensError(
+                f"resize must be (height, width) with positive integers; got {resize!r}."
+            )
+        check_limit("image_pixels", size[0] * size[1], f"resize to {size[0]}x{size[1]}")
     if _has_split_folders(root):
         parts = ["train", "test"] if split == "all" else [split]
-        class_names = sorted({c.name for part in parts for c in _class_folders(root / part)})
-        roots = [root / part for part in parts]
+        class_names = sorted({c for part in parts for c in _class_folders(root / part)})
+        part_roots = [root / part for part in parts]
     else:
         if split != "all":
             raise WavelensError(
-                f"{root} has no train/ and test/ sub-folders, so it has no '{split}' split; "
+                f"{_shown(root)} has no train/ and test/ sub-folders, so it has no '{split}' split; "
                 "use --split all."
             )
-        class_names = [c.name for c in _class_folders(root)]
-        roots = [root]
+        class_names = _class_folders(root)
+        part_roots = [root]
     files, labels = [], []
-    for part_root in roots:
+    for part_root in part_roots:
         part_files, part_labels = _collect(part_root, class_names)
         files.extend(part_files)
         labels.extend(part_labels)
+    where = " and ".join(_shown(p) for p in part_roots)
+    if not class_names:
+        raise WavelensError(f"{where} holds no class folder; put each class's images in a sub-folder "
+                            "named after the class.")
     if not files:
         raise WavelensError(
-            f"{root}: the dataset is empty (no image files with suffix "
-            f"{', '.join(sorted(IMAGE_SUFFIXES))} in its class folders)."
+            f"{where}: the dataset is empty: its class folders "
+            f"({', '.join(_shown(c) for c in class_names)}) hold no image files with suffix "
+            f"{', '.join(sorted(IMAGE_SUFFIXES))}."
         )
-    sizes, gray = {}, True
-    for path in files:
-        with _open(path) as image:
-            sizes.setdefault((image.height, image.width), path)
-            gray = gray and image.mode in _GRAY_MODES and "transparency" not in image.info
-    if resize is None and len(sizes) > 1:
-        (size_a, path_a), (size_b, path_b) = list(sizes.items())[:2]
-        raise WavelensError(
-            f"{root}: images have {len(sizes)} different sizes (e.g. {path_a} is "
-            f"{size_a[0]}x{size_a[1]}, {path_b} is {size_b[0]}x{size_b[1]}); "
-            "pass --resize HxW to bring them to one size."
-        )
-    mode = "L" if gray else "RGB"
-    images = np.stack([_decode(path, mode, resize) for path in files])
-    return make_dataset(images, np.asarray(labels), class_names, name=name or root.name,
-                        split=split, source=str(root))
+    with _pillow_limits():
+        sizes, depths, int_ranges, colour = {}, set(), [], False
+        for path in files:
+            with _image(path) as image:
+                width, height = image.size
+                if width < 1 or height < 1:
+                    raise WavelensError(f"{_shown(path)} is not a readable image (it declares "
+                                        f"{width}x{height} pixels); remove or replace it.")
+                check_limit("image_pixels", width * height, f"image {_shown(path)} ({height}x{width})")
+                sizes.setdefault((height, width), path)
+                depth = _depth(image)
+                (int_ranges.append if isinstance(depth, tuple) else depths.add)(depth)
+                colour = colour or _is_colour(image)
+        if resize is None and len(sizes) > 1:
+            (size_a, path_a), (size_b, path_b) = list(sizes.items())[:2]
+            raise WavelensError(
+                f"{_shown(root)}: images have {len(sizes)} different sizes (e.g. {_shown(path_a)} is "
+                f"{size_a[0]}x{size_a[1]}, {_shown(path_b)} is {size_b[0]}x{size_b[1]}); "
+                "pass --resize HxW to bring them to one size."
+            )
+        if resize is None:
+            size = next(iter(sizes))
+        # Images of mode I are 16-bit if all their values are, else all are 32-bit.
+        int_16bit = all(0 <= low and high <= 65535 for low, high in int_ranges)
+        if int_ranges:
+            depths.add(16 if int_16bit else 32)
+        dtype = np.dtype(np.float32 if 32 in depths else np.uint16 if 16 in depths else np.uint8)
+        shape = (len(files),) + size + ((3,) if colour else ())
+        check_limit("data_bytes", int(np.prod(shape, dtype=object)) * dtype.itemsize,
+                    f"the {len(files):,} images of {_shown(root)} "
+                    f"({'x'.join(map(str, shape[1:]))} {dtype.name} each)")
+        images = np.empty(shape, dtype=dtype)
+        for i, path in enumerate(files):
+            images[i] = _decode(path, dtype, colour, size, resize is not None, int_16bit)
+    # Dataset text is display text: a folder name that is not UTF-8 is shown with \xNN escapes.
+    return make_dataset(images, np.asarray(labels), class_names, name=name or _shown(root.name),
+                        split=split, source=_shown(root))
