@@ -1,3 +1,4 @@
+import copy
 import json
 
 import numpy as np
@@ -11,8 +12,23 @@ from wavelens.transform import wavelet_layout
 
 
 @pytest.fixture(scope="module")
-def planted():
-    return planted_patterns()
+def shared_planted():
+    dataset, truth = planted_patterns()
+    for array in (dataset.images, dataset.labels, dataset.index, truth):
+        array.setflags(write=False)  # shared by the module's tests: no test may change it in place
+    return dataset, truth
+
+
+@pytest.fixture
+def planted(shared_planted):
+    """The module's planted dataset (made once); a test that needs it changed works on a copy."""
+    dataset, _ = shared_planted
+    before = dict(vars(dataset))
+    yield shared_planted
+    after = vars(dataset)
+    changed = sorted(key for key in before.keys() | after.keys()
+                     if key not in before or key not in after or after[key] is not before[key])
+    assert not changed, f"the test changed the shared planted dataset's {changed}: change a copy"
 
 
 def test_dictionary_recovers_planted_patterns(planted):
@@ -110,7 +126,7 @@ def test_centered_dataset_patterns_are_principal_components(planted):
 
 
 def test_single_class_is_refused(planted):
-    dataset, _ = planted
+    dataset = copy.copy(planted[0])  # the fixture is shared by the module: never change it
     dataset.labels = np.zeros_like(dataset.labels)
     with pytest.raises(WavelensError, match="single class .*needs at least two"):
         analyze(dataset)
