@@ -193,6 +193,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     Analysis
     """
     top_k = check_positive_int(top_k, "top_k")
+    seed = check_positive_int(seed, "seed", minimum=0)
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
     _check_classes(dataset, n_patterns)

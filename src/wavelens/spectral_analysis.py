@@ -134,6 +134,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     CommunityAnalysis
     """
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    seed = check_positive_int(seed, "seed", minimum=0)
     max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)

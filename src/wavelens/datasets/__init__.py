@@ -79,6 +79,7 @@ def load_dataset(spec, *, split=None, data_dir=None, limit=None, seed=0, resize=
         raise WavelensError(f"Unknown split {split!r}: expected one of {', '.join(SPLITS)}.")
     if limit is not None:
         limit = check_positive_int(limit, "limit")
+    seed = check_positive_int(seed, "seed", minimum=0)
     if spec in BUILTIN_DATASETS:
         dataset = load_builtin(spec, split, data_dir=data_dir)
     else:
