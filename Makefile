@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= results/digits
 
-.PHONY: setup analyze test bench clean
+.PHONY: setup analyze test fuzz bench clean
 
 $(BIN)/wavelens: pyproject.toml setup.py src/wavelens/_kernels.pyx
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ analyze: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The loaders under 10,000 mutated files per format (the suite tries 2,000 of each).
+fuzz: setup
+	$(BIN)/python tests/fuzzing.py --per-format 10000
 
 bench: setup
 	$(BIN)/python benchmarks/bench_lowrank.py
