@@ -3,22 +3,42 @@
 matplotlib is imported lazily, with the non-interactive Agg backend, so the
 library works without a display. Each function returns a ``Figure``; the
 report turns them into PNG bytes with :func:`to_png`.
+
+Two rules hold for every figure:
+
+- **Channels.** An image of shape (H, W) or (H, W, 1) is drawn in gray, one of
+  shape (H, W, 3) in colour (RGB), and one with any other number of channels
+  (2, 4, 5, ...) as the mean of its channels, in gray: wavelens cannot know
+  what a 4th channel means (alpha, infrared...), so it draws none of them as
+  colour. Signed patterns (prototypes, dataset patterns) are drawn on a
+  red-blue scale, so always as the mean of their channels. :func:`shown`
+  applies the rule, and :func:`channel_note` is the sentence the report adds
+  to a figure's caption where the rule changed what is drawn.
+- **Text from the data** (class names, captions) goes through
+  :func:`figure_text`: made printable by :func:`clean_text` (undecodable bytes
+  become U+FFFD, control characters their escapes), ``$`` escaped so that
+  matplotlib never parses it as mathtext, and long names cut.
 """
 
 import io
+import warnings
 
 import numpy as np
 
 __all__ = [
     "association_heatmaps",
+    "channel_note",
+    "clean_text",
     "community_members",
     "duplicate_pairs",
     "eigenvalue_plot",
+    "figure_text",
     "image_grid",
     "noise_curve_plot",
     "pattern_gallery",
     "rank_distribution",
     "rebuild_series",
+    "shown",
     "singular_value_decay",
     "to_png",
     "warm_up",
@@ -34,6 +54,52 @@ def _pyplot():
 
     return plt
 
+
+# --- the two rules: channels, and text from the data ----------------------------------------
+
+def shown(images, *, stack=False, signed=False):
+    """What is drawn for an image (or, with ``stack``, each image of a stack) of any channel count.
+
+    (H, W) stays gray; (H, W, 3) stays colour (RGB), unless ``signed``; any
+    other last axis (1, 2, 4, 5... channels) is replaced by the mean over it,
+    drawn in gray. Returns float64.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == (4 if stack else 3) and (signed or images.shape[-1] != 3):
+        images = images.mean(axis=-1)
+    return images
+
+
+def channel_note(n_channels, *, signed=False):
+    """The caption's sentence on how images of ``n_channels`` channels are drawn ("" where there is nothing to say)."""
+    if n_channels in (None, 1) or (n_channels == 3 and not signed):
+        return ""
+    if signed:
+        return f" The patterns have {n_channels} channels: each is drawn as the mean of its channels."
+    return (f" The images have {n_channels} channels: each is drawn as the mean of its channels, in gray "
+            "(wavelens draws 3 channels as RGB, and any other number this way).")
+
+
+def clean_text(text):
+    """Text from the data (any value) as printable text that encodes as UTF-8: bytes that were not
+    UTF-8 (lone surrogates) become U+FFFD, control and other unprintable characters (line breaks
+    included) their escapes, as everywhere in wavelens (:func:`wavelens._validation.printable`)."""
+    from ._validation import printable
+
+    return printable(text)
+
+
+def figure_text(text, limit=None, *, mark_cut=False):
+    """Text from the data as a matplotlib label: :func:`clean_text`, at most ``limit`` characters
+    (ending with an ellipsis if ``mark_cut``), and ``$`` escaped so that matplotlib draws it as it
+    is rather than parsing it as mathtext."""
+    text = clean_text(text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "\u2026" if mark_cut else text[:limit]
+    return text.replace("$", "\\$")
+
+
+# --- drawing --------------------------------------------------------------------------------
 
 def warm_up():
     """Load matplotlib and draw one small figure, so that fonts, text layout and the PNG
@@ -55,6 +121,16 @@ def to_png(figure, *, dpi=90, pad_inches=0.1):
     cropping cannot show it, and savefig is used.
     """
     plt = _pyplot()
+    try:
+        with warnings.catch_warnings():
+            # A name in a script the font lacks (CJK...) is drawn as boxes: not worth a warning per figure.
+            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+            return _render(figure, dpi, pad_inches)
+    finally:
+        plt.close(figure)
+
+
+def _render(figure, dpi, pad_inches):
     from PIL import Image
 
     figure.set_dpi(dpi)
@@ -76,12 +152,11 @@ def to_png(figure, *, dpi=90, pad_inches=0.1):
         Image.fromarray(pixels[top:bottom, left:right]).save(buffer, format="png", dpi=(dpi, dpi))
     else:
         figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
-    plt.close(figure)
     return buffer.getvalue()
 
 
 def _show(axis, image, *, diverging=False):
-    image = np.asarray(image, dtype=np.float64)
+    image = shown(image, signed=diverging)
     if diverging:
         limit = np.abs(image).max() or 1.0
         axis.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
@@ -94,15 +169,20 @@ def _show(axis, image, *, diverging=False):
 
 
 def _mosaic(rows_of_images, gap=2):
-    """Images laid out in rows on a white canvas (grey or RGB), and each tile's top-left corner."""
-    first = np.asarray(rows_of_images[0][0])
+    """Images laid out in rows on a white canvas (grey or RGB), and each tile's top-left corner.
+
+    Each row is a stack of images, drawn by the rule of :func:`shown`; a row may be empty.
+    """
+    rows_of_images = [shown(row, stack=True) for row in rows_of_images]
+    first = next((row[0] for row in rows_of_images if len(row)), np.zeros((1, 1)))
     h, w = first.shape[:2]
-    columns = max(len(row) for row in rows_of_images)
-    colour = any(np.asarray(image).ndim == 3 for row in rows_of_images for image in row)
-    canvas = np.ones((len(rows_of_images) * (h + gap) - gap, columns * (w + gap) - gap) + ((3,) if colour else ()))
+    columns = max([len(row) for row in rows_of_images] + [1])
+    colour = any(row.ndim == 4 for row in rows_of_images if len(row))
+    canvas = np.ones((max(1, len(rows_of_images) * (h + gap) - gap), columns * (w + gap) - gap)
+                     + ((3,) if colour else ()))
     for r, row in enumerate(rows_of_images):
         for c, image in enumerate(row):
-            image = np.clip(np.asarray(image, dtype=np.float64), 0, 1)
+            image = np.clip(image, 0, 1)
             if colour and image.ndim == 2:
                 image = np.repeat(image[..., None], 3, axis=-1)
             canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = image
@@ -113,11 +193,12 @@ def image_grid(images, labels, class_names, *, per_class=8, max_classes=20):
     """Sample images, a row per class (one mosaic, drawn at once)."""
     plt = _pyplot()
     classes = [c for c in range(len(class_names)) if np.any(labels == c)][:max_classes]
-    canvas, h, w, gap = _mosaic([list(images[labels == c][:per_class]) for c in classes])
-    figure, axis = plt.subplots(figsize=(per_class * 0.9 + 1.2, len(classes) * 0.9))
+    canvas, h, w, gap = _mosaic([images[labels == c][:per_class] for c in classes])
+    figure, axis = plt.subplots(figsize=(per_class * 0.9 + 1.2, max(1, len(classes)) * 0.9))
     axis.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for row, c in enumerate(classes):
-        axis.text(-gap * 2, row * (h + gap) + h / 2, class_names[c], ha="right", va="center", fontsize=8)
+        axis.text(-gap * 2, row * (h + gap) + h / 2, figure_text(class_names[c], 40, mark_cut=True), ha="right",
+                  va="center", fontsize=8)
     axis.axis("off")
     return figure
 
@@ -144,6 +225,8 @@ def singular_value_decay(singular_values):
     s = np.asarray(singular_values, dtype=np.float64)
     s = np.sqrt((s ** 2).sum(axis=1)) if s.ndim == 3 else s
     s = s[s[:, 0] > 0]
+    if not len(s):  # every image is blank: nothing decays
+        s = np.ones((1, s.shape[1]))
     ratio = s / s[:, :1]
     index = np.arange(1, s.shape[1] + 1)
     low, median, high = np.percentile(ratio, [10, 50, 90], axis=0)
@@ -177,7 +260,8 @@ def rank_distribution(ranks, max_rank, energy):
 def rebuild_series(original, rebuilds, counts):
     """An image rebuilt from 1, 2, 4, ... rank-1 patterns, beside the original."""
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(rebuilds) + 1, figsize=(1.3 * (len(rebuilds) + 1), 1.7))
+    figure, axes = plt.subplots(1, len(rebuilds) + 1, figsize=(1.3 * (len(rebuilds) + 1), 1.7), squeeze=False)
+    axes = axes[0]
     for axis, image, count in zip(axes, rebuilds, counts):
         _show(axis, image)
         axis.set_title(f"{count} pattern{'s' if count > 1 else ''}", fontsize=8)
@@ -193,15 +277,13 @@ def pattern_gallery(patterns, tables, class_names, *, title_prefix="P", order=No
     far faster than an axis per pattern.
     """
     plt = _pyplot()
-    patterns = np.asarray(patterns, dtype=np.float64)
-    if patterns.ndim == 4:  # colour dataset patterns: show their luminance
-        patterns = patterns.mean(axis=-1)
+    patterns = shown(patterns, stack=True, signed=True)
     tables = np.asarray(tables, dtype=np.float64)
     order = (np.arange(len(patterns)) if order is None else np.asarray(order))[:max_patterns]
     h, w = patterns.shape[1:3]
     gap, bar_height = max(1, w // 4), 0.6 * h
     cell_w, cell_h = w + gap, h + bar_height + 2 * gap
-    rows = int(np.ceil(len(order) / columns))
+    rows = max(1, int(np.ceil(len(order) / columns)))
     mosaic = np.full((int(np.ceil(rows * cell_h)), columns * cell_w), np.nan)
     bar_x, bar_height_list, bar_bottom, labels = [], [], [], []
     n_classes = tables.shape[1]
@@ -216,7 +298,7 @@ def pattern_gallery(patterns, tables, class_names, *, title_prefix="P", order=No
         bar_x.extend(left - 0.5 + width * (np.arange(n_classes) + 0.5))
         bar_height_list.extend(-share * bar_height)
         bar_bottom.extend([top + h + gap + bar_height - 0.5] * n_classes)
-        best = class_names[int(share.argmax())][:10] if counts.sum() > 0 else ""
+        best = figure_text(class_names[int(share.argmax())], 10) if counts.sum() > 0 else ""
         labels.append((left + w / 2, top - 0.8, f"{title_prefix}{p} {best}"))
     from matplotlib.collections import LineCollection, PolyCollection
 
@@ -264,7 +346,7 @@ def association_heatmaps(true_table, random_table, class_names, *, max_patterns=
     image = axis.imshow(both, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     for spine in axis.spines.values():
         spine.set_visible(False)
-    short = [n[:12] for n in class_names]
+    short = [figure_text(n, 12) for n in class_names]
     axis.set_xticks(np.r_[np.arange(n_classes), np.arange(n_classes) + n_classes + gap], short + short,
                     rotation=90, fontsize=7)
     axis.set_yticks(np.arange(len(order)), [f"P{p}" for p in order], fontsize=6)
@@ -305,11 +387,12 @@ def eigenvalue_plot(eigenvalues, eigengap_k):
 def community_members(members, titles, *, per_row=5):
     """A row of central members per community. ``members``: list of image stacks."""
     plt = _pyplot()
-    canvas, h, w, gap = _mosaic([list(stack[:per_row]) for stack in members])
-    figure, axis = plt.subplots(figsize=(per_row * 0.9 + 1.0, len(members) * 0.9))
+    canvas, h, w, gap = _mosaic([stack[:per_row] for stack in members])
+    figure, axis = plt.subplots(figsize=(per_row * 0.9 + 1.0, max(1, len(members)) * 0.9))
     axis.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for row, title in enumerate(titles):
-        axis.text(-gap * 2, row * (h + gap) + h / 2, title, ha="right", va="center", fontsize=7)
+        axis.text(-gap * 2, row * (h + gap) + h / 2, figure_text(title, 40, mark_cut=True), ha="right",
+                  va="center", fontsize=7)
     axis.axis("off")
     return figure
 
@@ -322,7 +405,9 @@ def duplicate_pairs(images_a, images_b, captions):
     for i in range(n):
         _show(axes[0, i], images_a[i])
         _show(axes[1, i], images_b[i])
-        axes[0, i].set_title(captions[i], fontsize=6)
+        # A caption is two lines (the pair, the similarity); each is data text.
+        axes[0, i].set_title("\n".join(figure_text(line, 24, mark_cut=True)
+                                       for line in str(captions[i]).split("\n")[:2]), fontsize=6)
     axes[0, 0].set_ylabel("A", rotation=0, ha="right")
     axes[1, 0].set_ylabel("B", rotation=0, ha="right")
     return figure

@@ -5,14 +5,29 @@
 images the figures show), draws the figures that its data allows, and writes
 ``report.html`` with every image embedded, inline styles and no scripts, so
 it opens offline anywhere.
+
+A results folder is input like any other: every file the report reads is
+checked before anything is drawn (the JSON's layout and types, each array's
+dtype, shape and values; ``.npz`` members are read without unpickling and only
+after their declared size is checked against the bytes present), and anything
+wrong is one :class:`WavelensError` line naming the file, what was expected
+and what was found. Text that comes from the data (class names, dataset and
+file names, the command line) goes through :func:`_h` into the page (HTML-
+escaped, control characters and undecodable bytes replaced) and through
+:func:`wavelens.figures.figure_text` into figures. ``report.html`` is written
+to a temporary file beside it and renamed over it, so a failure leaves the old
+one; nothing else in the folder is touched.
 """
 
 import base64
 import csv
+import errno
 import html
 import json
+import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +51,337 @@ code, pre { background: #f6f6f6; padding: 0.1em 0.3em; } pre { padding: 0.8em; o
 .muted { color: #666; font-size: 0.9em; }
 """
 
+_RERUN = "give the --out folder of a wavelens command, or run that command again to rewrite its results"
+
+
+# --- text from the data -----------------------------------------------------------------------
+
+def _h(text):
+    """Text from the data (any value), safe in the page: made printable (figures.clean_text) and HTML-escaped."""
+    return html.escape(figures.clean_text(text))
+
+
+def _shown(path, limit=200):
+    """A path (or any text) for a one-line error message: printable (line breaks and control
+    characters as escapes, undecodable bytes as U+FFFD), long text cut in the middle."""
+    text = figures.clean_text(path)
+    if len(text) > limit:
+        text = text[:limit // 2] + "..." + text[-limit // 2:]
+    return text
+
+
+def _found(value):
+    """What a JSON value is, for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {_shown(value, 40)}"
+    if isinstance(value, str):
+        return f"the string {_shown(repr(value), 40)}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+# --- reading a results folder, with checks ----------------------------------------------------
+
+class _Malformed(Exception):
+    """A value in a results file is not what the report needs (raised as WavelensError with the file)."""
+
+
+_LEAVES = {
+    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "count": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
+    "positive": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "name": (lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "a string"),
+    "flag": (lambda v: isinstance(v, bool), "true or false"),
+    "any": (lambda v: True, "anything"),
+}
+
+
+def _list(item, minimum=0):
+    return ("list", item, minimum)
+
+
+def _or_none(spec):
+    return ("or_none", spec)
+
+
+def _mapping(value_spec):
+    return ("mapping", value_spec)
+
+
+def _check(value, spec, where):
+    """Raise _Malformed unless ``value`` has the layout ``spec`` (a dict of keys, optional ones
+    ending with '?'; _list, _or_none, _mapping; or a leaf name of _LEAVES)."""
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            raise _Malformed(f"{repr(where) if where else 'the file'} should be an object {{...}}, found "
+                             f"{_found(value)}")
+        for key, sub in spec.items():
+            name = key.rstrip("?")
+            path = f"{where}.{name}" if where else name
+            if name not in value:
+                if key.endswith("?"):
+                    continue
+                raise _Malformed(f"'{path}' is missing")
+            _check(value[name], sub, path)
+    elif isinstance(spec, tuple) and spec[0] == "or_none":
+        if value is not None:
+            _check(value, spec[1], where)
+    elif isinstance(spec, tuple) and spec[0] == "list":
+        _, item, minimum = spec
+        if not isinstance(value, list) or len(value) < minimum:
+            raise _Malformed(f"'{where}' should be a list of at least {minimum} items, found {_found(value)}")
+        for i, element in enumerate(value):
+            _check(element, item, f"{where}[{i}]")
+    elif isinstance(spec, tuple) and spec[0] == "mapping":
+        if not isinstance(value, dict):
+            raise _Malformed(f"'{where}' should be an object {{...}}, found {_found(value)}")
+        for key, element in value.items():
+            _check(element, spec[1], f"{where}.{_shown(key, 40)}")
+    else:
+        accepts, expected = _LEAVES[spec]
+        if not accepts(value):
+            raise _Malformed(f"'{where}' should be {expected}, found {_found(value)}")
+
+
+_STATS = {"nmi": "number", "mi_bits": "number", "cramers_v": "number", "purity": "number"}
+_COMMON = {"command?": _or_none("any"), "wavelens_version?": "any", "params?": _mapping("any")}
+_DATASET = {"name": "name", "split?": "name", "n_images": "count", "image_shape": _list("count", 2),
+            "n_classes": "count", "class_names": _list("name", 1)}
+_SCHEMAS = {
+    "analyze": {
+        "dataset": _DATASET,
+        "params": {"wavelet": "name", "level": "name", "mode": "name"},
+        "lowrank": {"energy": "number", "rank_median": "number", "rank_mean": "number", "rank_p95": "number",
+                    "max_possible_rank": "positive", "psnr_db_median": _or_none("number")},
+        "spectrum?": {"numerical_rank_wavelet?": _or_none("number"), "numerical_rank_pixel?": _or_none("number"),
+                      "n_patterns_at_energy?": _or_none("number"), "energy?": "number"},
+        "association": {
+            "image_patterns": {"true": _STATS, "top_k": "count", "n_patterns": "count",
+                               "random?": {**_STATS, "nmi_std": "number", "repeats": "count"},
+                               "z_score?": _or_none("number"), "p_value?": "number"},
+            "dataset_patterns": {"true": _STATS, "random?": _STATS},
+            "label_noise?": _or_none("number"),
+            "noise_curve?": _or_none(_list({"fraction": "number", "nmi": "number",
+                                            "random_nmi?": _or_none("number")})),
+        },
+    },
+    "communities": {
+        "dataset": _DATASET,
+        "params": {"mixed_threshold": "number"},
+        "communities": {
+            "n_communities": "count", "eigengap_k": _or_none("count"), "mixed": _list("any"),
+            "numerical_rank": {"pixel": _or_none("number"), "wavelet": _or_none("number")},
+            "features": {"n_features": "count", "n_total": "count", "method": "name"},
+            "groups": _list({"name": "name", "eigenvalues": _list("number", 1), "eigengap_k": "count",
+                             "communities": _list({"community": "count", "size": "count", "purity": "number",
+                                                   "top_class": "name", "mixed": "flag",
+                                                   "classes": _mapping("count")})}, 1),
+        },
+    },
+    "duplicates": {
+        "dataset_a": {"name": "name", "split?": "name"},
+        "dataset_b": _or_none({"name": "name", "split?": "name"}),
+        "params": {"threshold": "number"},
+        "duplicates": {"n_pairs": "count", "n_exact": "count", "n_labels_disagree": "count",
+                       "n_images_a_with_duplicate": "count"},
+    },
+    "noise-curve": {
+        "dataset": {"name": "name", "split?": "name"},
+        "rows": _list({"kind": "name", "fraction": "number", "nmi": "number", "random_nmi?": _or_none("number")}, 1),
+    },
+}
+
+
+def _kind(name, s):
+    if name == "noise_curve.json":
+        return "noise-curve"
+    if isinstance(s, dict) and "communities" in s:
+        return "communities"
+    if isinstance(s, dict) and "duplicates" in s:
+        return "duplicates"
+    return "analyze"
+
+
+def _check_summary(path, kind, s):
+    try:
+        _check(s, {**_COMMON, **_SCHEMAS[kind]}, "")
+        if kind == "analyze":
+            image = s["association"]["image_patterns"]
+            if "random" in image:
+                _check(image, {"z_score": _or_none("number"), "p_value": "number"},
+                       "association.image_patterns")
+            if len(s["dataset"]["class_names"]) != s["dataset"]["n_classes"]:
+                raise _Malformed(f"'dataset.class_names' should hold dataset.n_classes = "
+                                 f"{s['dataset']['n_classes']} names, found {len(s['dataset']['class_names'])}")
+        if kind == "noise-curve" and not any(r["kind"] == "image_patterns" for r in s["rows"]):
+            raise _Malformed("'rows' should hold rows of kind \"image_patterns\", found none")
+    except _Malformed as exc:
+        raise WavelensError(f"{_shown(path)} is not a wavelens {kind} summary this report can read: {exc}; "
+                            f"{_RERUN}.") from None
+
+
+def _read_summary(folder):
+    for name in ("summary.json", "noise_curve.json"):
+        path = folder / name
+        if path.is_file():
+            try:
+                content = json.loads(path.read_bytes())
+            except OSError as exc:
+                raise WavelensError(f"cannot read {_shown(path)}: {exc.strerror or exc}; check its permissions.") \
+                    from None
+            except (ValueError, RecursionError) as exc:  # ValueError: not JSON, or not UTF-8
+                reason = figures.clean_text(f"{type(exc).__name__}: {exc}")[:120]
+                raise WavelensError(f"{_shown(path)} is not readable JSON ({reason}); {_RERUN}.") from None
+            return name, content
+    try:
+        empty = not any(True for _ in folder.iterdir())
+    except OSError as exc:
+        raise WavelensError(f"cannot read the folder {_shown(folder)}: {exc.strerror or exc}; check its "
+                            "permissions.") from None
+    if not empty:
+        what = "holds no wavelens results (no summary.json or noise_curve.json)"
+    else:
+        what = "is empty: it holds no wavelens results"
+    raise WavelensError(
+        f"{_shown(folder)} {what}; give the --out folder of 'wavelens analyze', 'communities', 'duplicates' "
+        "or 'noise-curve'."
+    )
+
+
+# The report's arrays: allowed dtype kinds.
+_NUMBERS, _INTEGERS, _TEXT = "uifb", "iu", "U"
+_HEADER_LIMIT = 10_000  # bytes of a .npy header (numpy's own default)
+
+
+def _npy_header(stream, where):
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream, max_header_size=_HEADER_LIMIT)
+    if version in ((2, 0), (3, 0)):
+        return np.lib.format.read_array_header_2_0(stream, max_header_size=_HEADER_LIMIT)
+    raise ValueError(f"{where}: unknown .npy format version {version}")
+
+
+def _read_npz(path, members):
+    """The named members of the .npz file ``path``, as arrays; never unpickles, and checks each
+    member's declared size against the bytes the file holds before reading it."""
+    where = _shown(path)
+    if not path.is_file():
+        what = "is not a file" if path.exists() else "is missing"
+        raise WavelensError(f"{where} {what} (the report draws from it); {_RERUN}.")
+    arrays = {}
+    try:
+        file_size = path.stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            for member in members:
+                try:
+                    info = archive.getinfo(member + ".npy")
+                except KeyError:
+                    raise WavelensError(f"{where} has no array '{member}' (the report draws it); {_RERUN}.") \
+                        from None
+                # The declared sizes must fit the bytes present (a deflated member can grow ~1000x at most).
+                if info.compress_size > file_size or info.file_size > 1100 * info.compress_size + 4096:
+                    raise ValueError(f"member {member} declares {info.file_size} bytes, more than the file holds")
+                with archive.open(info) as stream:
+                    shape, _, dtype = _npy_header(stream, member)
+                if dtype.hasobject:
+                    raise WavelensError(f"{where}: '{member}' holds Python objects (dtype {dtype}), which wavelens "
+                                        f"never unpickles; expected numbers; {_RERUN}.")
+                if math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise ValueError(f"'{member}' declares shape {shape} of {dtype}, more than its "
+                                     f"{info.file_size} bytes")
+                with archive.open(info) as stream:
+                    arrays[member] = np.lib.format.read_array(stream, allow_pickle=False,
+                                                              max_header_size=_HEADER_LIMIT)
+    except WavelensError:
+        raise
+    except OSError as exc:
+        if exc.errno is None:  # not an I/O error: a malformed stream (gzip, zlib...)
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            raise WavelensError(f"cannot read {where}: {exc.strerror}; check its permissions.") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to parse an untrusted file is the file's fault
+        reason = f"{type(exc).__name__}: {exc}"
+    else:
+        return arrays
+    reason = figures.clean_text(reason)[:160]
+    raise WavelensError(f"{where} is not a readable .npz file of wavelens ({reason}); {_RERUN}.")
+
+
+class _Arrays:
+    """Arrays of one results file (read from ``folder`` or given in memory), with checks that name the file."""
+
+    def __init__(self, folder, name, members, saved=None):
+        self.where = _shown(folder / name)
+        if saved is not None and name in saved:
+            self.arrays = {m: np.asarray(saved[name][m]) for m in members if m in saved[name]}
+            missing = [m for m in members if m not in self.arrays]
+            if missing:
+                raise WavelensError(f"{self.where} has no array '{missing[0]}' (the report draws it); {_RERUN}.")
+        else:
+            self.arrays = _read_npz(folder / name, list(members))
+        self.dims = {}
+        for member, (kinds, shape) in members.items():
+            self._check(member, kinds, shape)
+
+    def __getitem__(self, member):
+        return self.arrays[member]
+
+    def fail(self, member, expected, found):
+        raise WavelensError(f"{self.where}: '{member}' should be {expected}, found {found}; {_RERUN}.")
+
+    def _check(self, member, kinds, shape):
+        """``shape``: a tuple of sizes (ints) and names of sizes (bound on first use, shared by the
+        file's members); a name in brackets, e.g. "[C]", is an optional last axis (channels)."""
+        array = self.arrays[member]
+        kind_names = {_NUMBERS: "numbers", _INTEGERS: "integers", _TEXT: "text"}
+        if array.dtype.kind not in kinds and array.size:  # an empty list of captions is saved as floats
+            self.fail(member, f"an array of {kind_names[kinds]}", f"dtype {array.dtype}")
+        optional = bool(shape) and isinstance(shape[-1], str) and shape[-1].startswith("[")
+        fixed = shape[:-1] if optional else shape
+        if array.ndim not in ((len(fixed), len(fixed) + 1) if optional else (len(fixed),)):
+            axes = f"{len(fixed)} or {len(fixed) + 1}" if optional else f"{len(fixed)}"
+            self.fail(member, f"an array of {axes} axes {self._pattern(shape)}", f"shape {array.shape}")
+        names = list(fixed) + ([shape[-1].strip("[]")] if optional else [])
+        sizes = list(array.shape) + ([None] if optional and array.ndim == len(fixed) else [])
+        for name, size in zip(names, sizes):
+            if isinstance(name, int):
+                if size != name:
+                    self.fail(member, f"of shape {self._pattern(shape)}", f"shape {array.shape}")
+            elif name in self.dims and self.dims[name] != size:
+                self.fail(member, f"of shape {self._pattern(shape)} with {name} = "
+                                  f"{self.dims[name] if self.dims[name] is not None else 'no axis'} "
+                                  "as in the file's other arrays", f"shape {array.shape}")
+            else:
+                self.dims[name] = size
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            self.fail(member, "finite numbers", "NaN or infinite values")
+
+    @staticmethod
+    def _pattern(shape):
+        return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+    def need(self, condition, member, expected, found):
+        if not condition:
+            self.fail(member, expected, found)
+
+
+def _channels(array, image_axes=2):
+    """The channel count of an image (stack) whose images have ``image_axes`` axes without channels."""
+    return array.shape[-1] if array.ndim > image_axes else None
+
+
+def _unit(images):
+    images = np.asarray(images)
+    return images / 255.0 if images.dtype == np.uint8 else images
+
 
 def _img(png, alt, caption):
     """A figure: ``png`` is PNG bytes or a placeholder from :class:`Drawings`."""
@@ -53,7 +399,7 @@ def _fmt(value, digits=3):
         return "n/a"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
-    return str(value)
+    return _h(value)
 
 
 def _z_text(z):
@@ -67,18 +413,6 @@ def _p_text(stats):
     return f"p = {stats['p_value']:.2g}"
 
 
-def _load(folder, name):
-    path = folder / name
-    if not path.is_file():
-        return None
-    return np.load(path, allow_pickle=False)
-
-
-def _unit(images):
-    images = np.asarray(images)
-    return images / 255.0 if images.dtype == np.uint8 else images
-
-
 # --- analyze ---------------------------------------------------------------------------------
 
 def _association_verdict(stats):
@@ -90,23 +424,29 @@ def _association_verdict(stats):
 
 
 def _analyze_headline(s):
-    lr, a, sp = s["lowrank"], s["association"], s["spectrum"]
+    lr, a, sp = s["lowrank"], s["association"], s.get("spectrum") or {}
     image = a["image_patterns"]
     psnr = "exact" if lr["psnr_db_median"] is None else f"{lr['psnr_db_median']:.1f} dB"
     items = [
         f"The median image is the sum of <b>{lr['rank_median']:g} rank-1 patterns</b> (of "
         f"{lr['max_possible_rank']} possible) for {lr['energy']:.0%} of its energy; 95% of images need at most "
         f"{lr['rank_p95']:g}. Rebuilt from them, the median image has PSNR {psnr}.",
-        f"Pattern-class NMI <b>{image['true']['nmi']:.3f}</b> with the labels, "
-        f"<b>{image['random']['nmi']:.4f}</b> &plusmn; {image['random']['nmi_std']:.2g} with randomly permuted "
-        f"labels (z = {_z_text(image['z_score'])}, {_p_text(image)}): {_association_verdict(image)}.",
     ]
+    if "random" in image:
+        items.append(
+            f"Pattern-class NMI <b>{image['true']['nmi']:.3f}</b> with the labels, "
+            f"<b>{image['random']['nmi']:.4f}</b> &plusmn; {image['random']['nmi_std']:.2g} with randomly permuted "
+            f"labels (z = {_z_text(image['z_score'])}, {_p_text(image)}): {_association_verdict(image)}.")
+    else:
+        items.append(f"Pattern-class NMI <b>{image['true']['nmi']:.3f}</b> with the labels (no random-label "
+                     "control was run: random_repeats was 0).")
     if a.get("label_noise"):
         items.append(f"This run replaced <b>{a['label_noise']:.0%}</b> of the labels at random (--label-noise).")
     if sp.get("numerical_rank_wavelet") is not None:
-        items.append(f"The dataset matrix has numerical rank {sp['numerical_rank_wavelet']} (pixels: "
-                     f"{sp['numerical_rank_pixel']}); {sp['n_patterns_at_energy']} dataset patterns hold "
-                     f"{sp['energy']:.0%} of its energy.")
+        energy = f"{sp['energy']:.0%}" if "energy" in sp else "most"
+        items.append(f"The dataset matrix has numerical rank {_fmt(sp['numerical_rank_wavelet'])} (pixels: "
+                     f"{_fmt(sp.get('numerical_rank_pixel'))}); {_fmt(sp.get('n_patterns_at_energy'))} dataset "
+                     f"patterns hold {energy} of its energy.")
     curve = a.get("noise_curve")
     if curve:
         half = min(curve, key=lambda r: abs(r["fraction"] - 0.5))
@@ -121,94 +461,157 @@ def _association_table(a):
     for kind, name in (("image_patterns", "image-pattern prototypes (counts)"),
                        ("dataset_patterns", "dataset patterns (energy shares)")):
         stats = a[kind]
+        random = stats.get("random")
         rows.append(
             f"<tr><td>{name}</td>" + "".join(
-                f"<td>{stats['true'][k]:.4f}</td><td>{stats['random'][k]:.4f}</td>"
+                f"<td>{stats['true'][k]:.4f}</td><td>{'n/a' if random is None else format(random[k], '.4f')}</td>"
                 for k in ("nmi", "mi_bits", "cramers_v", "purity")) + "</tr>")
     head = "".join(f"<th>{k} (true)</th><th>{k} (random)</th>" for k in ("NMI", "MI bits", "Cramer's V", "purity"))
     return f"<table><tr><th>patterns</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _analyze_sections(folder, s, draw, saved=None):
-    def load(name):
-        return saved[name] if saved and name in saved else _load(folder, name)
+def _curve_values(values):
+    """A noise curve's control values for the plot: None where a row has none, or None for all."""
+    values = [np.nan if v is None else v for v in values]
+    return None if all(v is np.nan for v in values) else values
 
-    data, arrays, patterns = load("report.npz"), load("arrays.npz"), load("patterns.npz")
+
+def _analyze_inputs(folder, s, saved):
+    """The arrays the analyze report draws, checked against each other and the summary."""
+    n_classes = len(s["dataset"]["class_names"])
+    data = _Arrays(folder, "report.npz", {
+        "sample_images": (_NUMBERS, ("s", "H", "W", "[C]")),
+        "sample_labels": (_INTEGERS, ("s",)),
+        "example_image": (_NUMBERS, ("H", "W", "[C]")),
+        "example_coefficients": (_NUMBERS, ("h", "w", "[c]")),
+        "example_rebuilds": (_NUMBERS, ("r", "H", "W", "[C]")),
+        "example_counts": (_INTEGERS, ("r",)),
+        "table_image_true": (_NUMBERS, ("P", n_classes)),
+        "table_image_random": (_NUMBERS, ("P", n_classes)),
+        "table_dataset_true": (_NUMBERS, ("D", n_classes)),
+    }, saved)
+    labels = data["sample_labels"]
+    data.need(min(data.dims["H"], data.dims["W"]) >= 1 and data.dims["C"] != 0, "sample_images",
+              "images of at least 1x1 pixels", f"shape {data['sample_images'].shape}")
+    data.need(not len(labels) or (labels.min() >= 0 and labels.max() < n_classes), "sample_labels",
+              f"class numbers in [0, {n_classes}) (summary.json names {n_classes} classes)",
+              f"values from {labels.min() if len(labels) else 0} to {labels.max() if len(labels) else 0}")
+    arrays = _Arrays(folder, "arrays.npz", {
+        "singular_values": (_NUMBERS, ("n", "channels", "[k]")),  # (n, k) or (n, channels, k)
+        "rank_at_energy": (_NUMBERS, ("n",)),
+    }, saved)
+    values = arrays["singular_values"]
+    arrays.need(values.size > 0, "singular_values",
+                "at least one image's singular values", f"shape {values.shape}")
+    max_rank = s["lowrank"]["max_possible_rank"]
+    arrays.need(max_rank <= values.shape[-1], "singular_values",
+                f"{max_rank} values per image (summary.json's lowrank.max_possible_rank)",
+                f"{values.shape[-1]}")
+    patterns = _Arrays(folder, "patterns.npz", {
+        "prototypes_pixel": (_NUMBERS, ("P", "ph", "pw", "[pc]")),
+        "prototype_counts": (_NUMBERS, ("P",)),
+        "dataset_patterns_pixel": (_NUMBERS, ("D", "dh", "dw", "[dc]")),
+    }, saved)
+    for member, letter, other in (("prototypes_pixel", "P", "table_image_true"),
+                                  ("dataset_patterns_pixel", "D", "table_dataset_true")):
+        found = patterns[member].shape[0]
+        patterns.need(found == data.dims[letter], member, f"{data.dims[letter]} patterns (the rows of report.npz's "
+                      f"{other})", f"{found}")
+    patterns.need(len(patterns["prototype_counts"]) == data.dims["P"], "prototype_counts",
+                  f"{data.dims['P']} counts (one per prototype)", f"{len(patterns['prototype_counts'])}")
+    patterns.need(data.dims["P"] >= 1 and min(patterns["prototypes_pixel"].shape[1:3]) >= 1, "prototypes_pixel",
+                  "at least one prototype of at least 1x1 pixels", f"shape {patterns['prototypes_pixel'].shape}")
+    patterns.need(min(patterns["dataset_patterns_pixel"].shape[1:3]) >= 1, "dataset_patterns_pixel",
+                  "patterns of at least 1x1 pixels", f"shape {patterns['dataset_patterns_pixel'].shape}")
+    return data, arrays, patterns
+
+
+def _analyze_sections(folder, s, draw, saved=None):
+    data, arrays, patterns = _analyze_inputs(folder, s, saved)
     names = s["dataset"]["class_names"]
     lr = s["lowrank"]
-    sections = []
-    if data is not None and "sample_images" in data:
-        sections.append(_section(
-            "samples", "The dataset",
-            f"{s['dataset']['n_images']} images of {'x'.join(map(str, s['dataset']['image_shape']))} pixels in "
-            f"{s['dataset']['n_classes']} classes; a few of each class:",
-            _img(draw(figures.image_grid, _unit(data["sample_images"]), data["sample_labels"], names),
-                 "sample images per class", "Sample images, a row per class.")))
-        sections.append(_section(
-            "wavelets", "Into the wavelet space",
-            f"Each image goes through a 2D discrete wavelet transform ({s['params']['wavelet']}, level "
-            f"{s['params']['level']}, mode {s['params']['mode']}). Its coefficients form the image's wavelet "
-            "matrix: the coarse approximation at the top left, the horizontal, vertical and diagonal details "
-            "around it. The transform is exactly invertible.",
-            _img(draw(figures.wavelet_decomposition, data["example_image"], data["example_coefficients"]),
-                 "an image and its wavelet matrix", "A typical image (its r(e) is the median) and its wavelet matrix.")))
-    if arrays is not None:
-        body = _img(draw(figures.singular_value_decay, arrays["singular_values"]),
-                    "singular value decay", "Singular values of the wavelet matrices, relative to the largest: "
-                    "a few patterns carry almost all of each image.")
-        body += _img(draw(figures.rank_distribution, arrays["rank_at_energy"], lr["max_possible_rank"],
-                                                              lr["energy"]),
-                     "distribution of r(e)", f"How many rank-1 patterns each image needs for {lr['energy']:.0%} "
-                     "of its energy.")
-        if data is not None and "example_rebuilds" in data:
-            body += _img(draw(figures.rebuild_series, data["example_image"], data["example_rebuilds"],
-                                                               data["example_counts"]),
-                         "image rebuilt from a few patterns", "The same image rebuilt from its top 1, 2, 4, ... "
-                         "rank-1 patterns (inverse wavelet transform), beside the original.")
-        sections.append(_section(
-            "lowrank", "Each image is a sum of a few rank-1 patterns",
-            "The wavelet matrix of an image is written as a sum of rank-1 patterns (outer products u v<sup>T</sup> "
-            "from its singular value decomposition), largest first. r(e) is the fewest patterns that keep fraction "
-            f"e = {lr['energy']:.0%} of the image's energy. Median r(e): <b>{lr['rank_median']:g}</b> of "
-            f"{lr['max_possible_rank']}; mean {lr['rank_mean']:.2f}; 95th percentile {lr['rank_p95']:g}.", body))
-    if patterns is not None and data is not None and "table_image_true" in data:
-        true_image, random_image = data["table_image_true"], data["table_image_random"]
-        order = np.argsort(-patterns["prototype_counts"], kind="stable")
-        body = _img(draw(figures.pattern_gallery, patterns["prototypes_pixel"], true_image, names,
-                                                           order=order),
-                    "pattern prototypes", "The most frequent prototypes (red positive, blue negative, in pixels), "
-                    "each above its class distribution; the label names its most frequent class.")
-        body += _img(draw(figures.pattern_gallery, patterns["dataset_patterns_pixel"],
-                                                            data["table_dataset_true"], names, title_prefix="D"),
+    params = s["params"]
+    channels = _channels(data["sample_images"], 3)
+    note = figures.channel_note(channels)
+    samples = ""
+    if len(data["sample_images"]):  # (none when the first classes the samples come from are empty)
+        samples = _img(draw(figures.image_grid, _unit(data["sample_images"]), data["sample_labels"], names),
+                       "sample images per class", "Sample images, a row per class." + note)
+    sections = [_section(
+        "samples", "The dataset",
+        f"{s['dataset']['n_images']} images of {'x'.join(map(str, s['dataset']['image_shape']))} pixels in "
+        f"{s['dataset']['n_classes']} classes; a few of each class:", samples)]
+    matrix_note = (" The wavelet matrix shows, for each coefficient, the norm over the image's channels."
+                   if _channels(data["example_coefficients"]) not in (None, 1) else "")
+    sections.append(_section(
+        "wavelets", "Into the wavelet space",
+        f"Each image goes through a 2D discrete wavelet transform ({_h(params['wavelet'])}, level "
+        f"{_h(params['level'])}, mode {_h(params['mode'])}). Its coefficients form the image's wavelet "
+        "matrix: the coarse approximation at the top left, the horizontal, vertical and diagonal details "
+        "around it. The transform is exactly invertible.",
+        _img(draw(figures.wavelet_decomposition, data["example_image"], data["example_coefficients"]),
+             "an image and its wavelet matrix",
+             "A typical image (its r(e) is the median) and its wavelet matrix." + note + matrix_note)))
+    body = _img(draw(figures.singular_value_decay, arrays["singular_values"]),
+                "singular value decay", "Singular values of the wavelet matrices, relative to the largest: "
+                "a few patterns carry almost all of each image.")
+    body += _img(draw(figures.rank_distribution, arrays["rank_at_energy"], lr["max_possible_rank"], lr["energy"]),
+                 "distribution of r(e)", f"How many rank-1 patterns each image needs for {lr['energy']:.0%} "
+                 "of its energy.")
+    if len(data["example_rebuilds"]):
+        body += _img(draw(figures.rebuild_series, data["example_image"], data["example_rebuilds"],
+                          data["example_counts"]),
+                     "image rebuilt from a few patterns", "The same image rebuilt from its top 1, 2, 4, ... "
+                     "rank-1 patterns (inverse wavelet transform), beside the original." + note)
+    sections.append(_section(
+        "lowrank", "Each image is a sum of a few rank-1 patterns",
+        "The wavelet matrix of an image is written as a sum of rank-1 patterns (outer products u v<sup>T</sup> "
+        "from its singular value decomposition), largest first. r(e) is the fewest patterns that keep fraction "
+        f"e = {lr['energy']:.0%} of the image's energy. Median r(e): <b>{lr['rank_median']:g}</b> of "
+        f"{lr['max_possible_rank']}; mean {lr['rank_mean']:.2f}; 95th percentile {lr['rank_p95']:g}.", body))
+    true_image, random_image = data["table_image_true"], data["table_image_random"]
+    order = np.argsort(-patterns["prototype_counts"], kind="stable")
+    body = _img(draw(figures.pattern_gallery, patterns["prototypes_pixel"], true_image, names, order=order),
+                "pattern prototypes", "The most frequent prototypes (red positive, blue negative, in pixels), "
+                "each above its class distribution; the label names its most frequent class."
+                + figures.channel_note(_channels(patterns["prototypes_pixel"], 3), signed=True))
+    if len(patterns["dataset_patterns_pixel"]):
+        body += _img(draw(figures.pattern_gallery, patterns["dataset_patterns_pixel"], data["table_dataset_true"],
+                          names, title_prefix="D"),
                      "dataset patterns", "The top dataset patterns (right singular vectors of the dataset's "
-                     "wavelet matrix, in pixels), each above the share of it held by each class.")
-        sections.append(_section(
-            "patterns", "The patterns the dataset is made of",
-            f"Every image's top {s['association']['image_patterns']['top_k']} rank-1 patterns are clustered into "
-            f"{s['association']['image_patterns']['n_patterns']} prototypes (the pattern dictionary). Dataset "
-            "patterns come from the singular value decomposition of the whole dataset's wavelet matrix.", body))
-        body = _association_table(s["association"])
-        body += _img(draw(figures.association_heatmaps, true_image, random_image, names),
-                     "association heatmaps", "P(class | prototype) for the largest prototypes, with the true labels "
-                     "(left) and with the labels randomly permuted (right). Rows concentrated on one class mean "
-                     "the pattern goes with that class; with random labels every row looks alike.")
-        curve = s["association"].get("noise_curve")
-        if curve:
-            body += _img(draw(figures.noise_curve_plot, [r["fraction"] for r in curve],
-                                                                 [r["nmi"] for r in curve],
-                                                                 [r.get("random_nmi") for r in curve]),
-                         "noise curve", "The association as a growing fraction of labels is replaced at random: it "
-                         "falls to the level of the permuted-label control.")
-        sections.append(_section(
-            "association", "Do the patterns go with the classes?",
-            "A contingency table counts how often each prototype occurs in images of each class. Mutual information "
-            "(in bits), normalized mutual information (NMI, 0 = independent, 1 = each pattern tells the class), "
-            "Cramer's V and purity measure the association. The same statistics with randomly permuted labels are "
-            "the control: what chance alone gives.", body))
+                     "wavelet matrix, in pixels), each above the share of it held by each class."
+                     + figures.channel_note(_channels(patterns["dataset_patterns_pixel"], 3), signed=True))
+    association = s["association"]
+    sections.append(_section(
+        "patterns", "The patterns the dataset is made of",
+        f"Every image's top {association['image_patterns']['top_k']} rank-1 patterns are clustered into "
+        f"{association['image_patterns']['n_patterns']} prototypes (the pattern dictionary). Dataset "
+        "patterns come from the singular value decomposition of the whole dataset's wavelet matrix.", body))
+    body = _association_table(association)
+    body += _img(draw(figures.association_heatmaps, true_image, random_image, names),
+                 "association heatmaps", "P(class | prototype) for the largest prototypes, with the true labels "
+                 "(left) and with the labels randomly permuted (right). Rows concentrated on one class mean "
+                 "the pattern goes with that class; with random labels every row looks alike.")
+    curve = association.get("noise_curve")
+    if curve:
+        body += _img(draw(figures.noise_curve_plot, [r["fraction"] for r in curve], [r["nmi"] for r in curve],
+                          _curve_values([r.get("random_nmi") for r in curve])),
+                     "noise curve", "The association as a growing fraction of labels is replaced at random: it "
+                     "falls to the level of the permuted-label control.")
+    sections.append(_section(
+        "association", "Do the patterns go with the classes?",
+        "A contingency table counts how often each prototype occurs in images of each class. Mutual information "
+        "(in bits), normalized mutual information (NMI, 0 = independent, 1 = each pattern tells the class), "
+        "Cramer's V and purity measure the association. The same statistics with randomly permuted labels are "
+        "the control: what chance alone gives.", body))
     return sections
 
 
 # --- communities, duplicates, noise curve -----------------------------------------------------
+
+def _make_up(classes, n):
+    return ", ".join(f"{_h(k)} {v}" for k, v in sorted(classes.items(), key=lambda kv: -kv[1])[:n])
+
 
 def _communities_headline(s):
     c = s["communities"]
@@ -219,26 +622,38 @@ def _communities_headline(s):
     communities = [x for g in groups for x in g["communities"]]
     purest = sorted(communities, key=lambda x: (-x["purity"], -x["size"]))[:1]
     for x in purest:
-        items.append(f"The purest community: {x['size']} images, {x['purity']:.0%} {html.escape(x['top_class'])}.")
+        items.append(f"The purest community: {x['size']} images, {x['purity']:.0%} {_h(x['top_class'])}.")
     for x in [x for x in communities if x["mixed"]][:3]:
-        make_up = ", ".join(f"{html.escape(k)} {v}" for k, v in sorted(x["classes"].items(), key=lambda kv: -kv[1])[:3])
-        items.append(f"Mixed community {x['community']} ({x['size']} images): {make_up}: these classes overlap.")
-    items.append(f"Numerical rank: pixel matrix {c['numerical_rank']['pixel']}, wavelet matrix "
-                 f"{c['numerical_rank']['wavelet']}; {c['features']['n_features']} of {c['features']['n_total']} "
-                 f"coefficients used ({c['features']['method']}).")
+        items.append(f"Mixed community {x['community']} ({x['size']} images): {_make_up(x['classes'], 3)}: "
+                     "these classes overlap.")
+    items.append(f"Numerical rank: pixel matrix {_fmt(c['numerical_rank']['pixel'])}, wavelet matrix "
+                 f"{_fmt(c['numerical_rank']['wavelet'])}; {c['features']['n_features']} of "
+                 f"{c['features']['n_total']} coefficients used ({_h(c['features']['method'])}).")
     return items
 
 
 def _communities_sections(folder, s, draw):
     c = s["communities"]
+    data = _Arrays(folder, "report.npz", {
+        "member_images": (_NUMBERS, ("m", "H", "W", "[C]")),
+        "member_communities": (_INTEGERS, ("g",)),
+        "member_counts": (_INTEGERS, ("g",)),
+    })
+    counts = data["member_counts"]
+    data.need(not len(counts) or (counts.min() >= 0 and int(counts.sum()) <= len(data["member_images"])),
+              "member_counts", f"counts >= 0 adding up to at most the {len(data['member_images'])} member images",
+              f"counts from {counts.min() if len(counts) else 0} adding up to {int(counts.sum())}")
+    data.need(min(data.dims["H"], data.dims["W"]) >= 1 and data.dims["C"] != 0, "member_images",
+              "images of at least 1x1 pixels", f"shape {data['member_images'].shape}")
     sections = []
     body = ""
-    for group in c["groups"]:
-        label = "" if group["name"] == "all" else f" within class {html.escape(group['name'])}"
+    groups = c["groups"]
+    for i, group in enumerate(groups):
+        label = "" if group["name"] == "all" else f" within class {_h(group['name'])}"
         body += _img(draw(figures.eigenvalue_plot, group["eigenvalues"], group["eigengap_k"]),
                      "Laplacian eigenvalues", f"Smallest eigenvalues of the graph's normalized Laplacian{label}; "
                      f"the largest gap, after {group['eigengap_k']}, estimates the number of communities.")
-        if len(c["groups"]) > 3:
+        if i == 2 and len(groups) > 3:
             body += '<p class="muted">(one plot per class; the first three are shown.)</p>'
             break
     sections.append(_section(
@@ -246,54 +661,78 @@ def _communities_sections(folder, s, draw):
         "Images are joined to their nearest neighbours (cosine distance on selected wavelet coefficients) in a "
         "sparse graph. A graph made of k separate communities has k eigenvalues near 0 before a jump.", body))
     rows = []
-    for group in c["groups"]:
+    for group in groups:
         for x in group["communities"]:
-            make_up = ", ".join(f"{html.escape(k)} {v}" for k, v in sorted(x["classes"].items(), key=lambda kv: -kv[1])[:4])
-            rows.append(f"<tr><td>{x['community']}</td><td>{html.escape(group['name'])}</td><td>{x['size']}</td>"
-                        f"<td>{x['purity']:.2f}</td><td>{make_up}</td><td>{'mixed' if x['mixed'] else ''}</td></tr>")
+            rows.append(f"<tr><td>{x['community']}</td><td>{_h(group['name'])}</td><td>{x['size']}</td>"
+                        f"<td>{x['purity']:.2f}</td><td>{_make_up(x['classes'], 4)}</td>"
+                        f"<td>{'mixed' if x['mixed'] else ''}</td></tr>")
     body = ("<table><tr><th>community</th><th>group</th><th>images</th><th>purity</th><th>classes</th><th></th></tr>"
             + "".join(rows) + "</table>")
-    data = _load(folder, "report.npz")
-    if data is not None and "member_images" in data.files:
-        stacks, titles = [], []
-        for c_id, count in zip(data["member_communities"], data["member_counts"]):
-            start = int(np.sum(data["member_counts"][:len(stacks)]))
+    if len(counts) and counts.sum() > 0:
+        stacks, titles, start = [], [], 0
+        for c_id, count in zip(data["member_communities"], counts):
             stacks.append(_unit(data["member_images"][start:start + count]))
             titles.append(f"#{c_id}")
+            start += int(count)
         body += _img(draw(figures.community_members, stacks, titles), "community members",
-                     "The members nearest each community's center, a row per community.")
+                     "The members nearest each community's center, a row per community."
+                     + figures.channel_note(_channels(data["member_images"], 3)))
     sections.append(_section("communities", "The communities and their classes",
                              "Purity is the share of a community's largest class.", body))
     return sections
 
 
+def _split(dataset):
+    return _h(dataset.get("split", ""))
+
+
 def _duplicates_headline(s):
     d = s["duplicates"]
-    where = (f"within {html.escape(s['dataset_a']['name'])}" if s["dataset_b"] is None else
-             f"between {html.escape(s['dataset_a']['name'])} ({s['dataset_a']['split']}) and "
-             f"{html.escape(s['dataset_b']['name'])} ({s['dataset_b']['split']})")
-    return [f"<b>{d['n_pairs']}</b> near-duplicate pairs (cosine &ge; {s['params']['threshold']}) {where}; "
+    a, b = s["dataset_a"], s["dataset_b"]
+    where = (f"within {_h(a['name'])}" if b is None else
+             f"between {_h(a['name'])} ({_split(a)}) and {_h(b['name'])} ({_split(b)})")
+    return [f"<b>{d['n_pairs']}</b> near-duplicate pairs (cosine &ge; {_h(s['params']['threshold'])}) {where}; "
             f"{d['n_exact']} exact copies; <b>{d['n_labels_disagree']}</b> pairs whose labels disagree.",
             f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate."]
 
 
-def _duplicates_sections(folder, s, draw):
-    data = _load(folder, "report.npz")
-    body = ""
-    if data is not None and "pair_images_a" in data.files and len(data["pair_images_a"]):
-        body = _img(draw(figures.duplicate_pairs, _unit(data["pair_images_a"]), _unit(data["pair_images_b"]),
-                                                           [str(c) for c in data["pair_captions"]]),
-                    "duplicate pairs", "The most similar pairs: A above, B below, with their indices and similarity.")
-    rows = []
+_PAIR_COLUMNS = ("index_a", "index_b", "similarity", "class_a", "class_b", "labels_disagree", "exact")
+
+
+def _duplicate_rows(folder, limit=20):
     path = folder / "duplicates.csv"
-    if path.is_file():
-        with open(path) as handle:
-            for i, row in enumerate(csv.DictReader(handle)):
-                if i == 20:
+    if not path.is_file():
+        raise WavelensError(f"{_shown(path)} is missing (the report lists its first pairs); {_RERUN}.")
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            for row in csv.DictReader(handle):
+                if len(rows) == limit:
                     break
-                rows.append("<tr>" + "".join(f"<td>{html.escape(row[k])}</td>" for k in
-                                             ("index_a", "index_b", "similarity", "class_a", "class_b",
-                                              "labels_disagree", "exact")) + "</tr>")
+                rows.append("<tr>" + "".join(f"<td>{_h(row.get(k) or '')}</td>" for k in _PAIR_COLUMNS) + "</tr>")
+    except OSError as exc:
+        raise WavelensError(f"cannot read {_shown(path)}: {exc.strerror or exc}; check its permissions.") from None
+    except csv.Error as exc:
+        reason = figures.clean_text(str(exc))[:120]
+        raise WavelensError(f"{_shown(path)} is not a readable CSV file ({reason}); {_RERUN}.") from None
+    return rows
+
+
+def _duplicates_sections(folder, s, draw):
+    data = _Arrays(folder, "report.npz", {
+        "pair_images_a": (_NUMBERS, ("q", "H", "W", "[C]")),
+        "pair_images_b": (_NUMBERS, ("q", "H", "W", "[C]")),
+        "pair_captions": (_TEXT, ("q",)),
+    })
+    data.need(min(data.dims["H"], data.dims["W"]) >= 1 and data.dims["C"] != 0, "pair_images_a",
+              "images of at least 1x1 pixels", f"shape {data['pair_images_a'].shape}")
+    body = ""
+    if len(data["pair_images_a"]):
+        body = _img(draw(figures.duplicate_pairs, _unit(data["pair_images_a"]), _unit(data["pair_images_b"]),
+                         [str(c) for c in data["pair_captions"]]),
+                    "duplicate pairs", "The most similar pairs: A above, B below, with their indices and similarity."
+                    + figures.channel_note(_channels(data["pair_images_a"], 3)))
+    rows = _duplicate_rows(folder)
     table = ("<table><tr><th>A</th><th>B</th><th>cosine</th><th>class A</th><th>class B</th><th>labels disagree</th>"
              "<th>exact</th></tr>" + "".join(rows) + "</table>") if rows else "<p>No pairs.</p>"
     return [_section("duplicates", "Near-duplicates",
@@ -313,9 +752,10 @@ def _noise_sections(c, draw):
     body = ""
     for kind in ("image_patterns", "dataset_patterns"):
         rows = [r for r in c["rows"] if r["kind"] == kind]
+        if not rows:
+            continue
         body += _img(draw(figures.noise_curve_plot, [r["fraction"] for r in rows], [r["nmi"] for r in rows],
-                                                             [r.get("random_nmi") for r in rows],
-                                                             label=kind.replace("_", " ")),
+                          _curve_values([r.get("random_nmi") for r in rows]), label=kind.replace("_", " ")),
                      f"noise curve {kind}", f"NMI of {kind.replace('_', ' ')} with the classes against the fraction "
                      "of labels replaced at random, with the permuted-label control.")
     return [_section("noise-curve", "The association under label noise",
@@ -326,23 +766,18 @@ def _noise_sections(c, draw):
 
 # --- assembly ---------------------------------------------------------------------------------
 
-def _read_summary(folder):
-    for name in ("summary.json", "noise_curve.json"):
-        path = folder / name
-        if path.is_file():
-            try:
-                return name, json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                raise WavelensError(f"{path} is not readable JSON ({exc}); run the command again.") from None
-    raise WavelensError(
-        f"{folder} holds no wavelens results (no summary.json or noise_curve.json); give the --out folder of "
-        "'wavelens analyze', 'communities', 'duplicates' or 'noise-curve'."
-    )
-
-
 def build_report(folder):
     """Write ``folder/report.html`` from the results saved in ``folder``; return its path."""
     return start_report(folder).write()
+
+
+def _write_error(target, exc):
+    hint = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+            errno.EACCES: "make the folder writable", errno.EPERM: "make the folder writable",
+            errno.EROFS: "the folder is on a read-only file system",
+            errno.EISDIR: "remove or rename the folder of that name"}.get(exc.errno, "check the folder")
+    return WavelensError(f"cannot write {_shown(target)}: {exc.strerror or exc}; {hint} and run the command "
+                         "again (nothing else was changed).")
 
 
 class PendingReport:
@@ -352,14 +787,33 @@ class PendingReport:
         self.folder, self.page, self.drawings = folder, page, drawings
 
     def write(self):
-        """Wait for the figures, write ``report.html`` (atomically) and return its path."""
-        page = self.drawings.fill(self.page)
-        handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=self.folder)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(page)
+        """Wait for the figures, write ``report.html`` (atomically) and return its path.
+
+        The page goes to a temporary file in the folder, renamed over
+        ``report.html`` once complete: on any failure the temporary file is
+        removed and an earlier ``report.html`` stays as it was.
+        """
+        # Text from the data was cleaned on its way in; "replace" is the last guard of the encoding.
+        page = self.drawings.fill(self.page).encode("utf-8", "replace")
         target = self.folder / "report.html"
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=self.folder)
+        except OSError as exc:
+            raise _write_error(target, exc) from None
+        try:
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(page)
+                os.chmod(temporary, 0o644)
+                os.replace(temporary, target)
+            except OSError as exc:
+                raise _write_error(target, exc) from None
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise
         return target
 
 
@@ -382,36 +836,58 @@ def start_report(folder, *, summary=None, saved=None):
         Its figures are drawn meanwhile by the figure process, if one was
         started (:func:`wavelens._drawing.start_figure_process`), and otherwise
         when :meth:`PendingReport.write` is called.
+
+    Raises
+    ------
+    WavelensError
+        If ``folder`` is not a results folder, or a file the report reads is
+        missing or malformed (one line naming the file and what is wrong).
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise WavelensError(f"{folder} is not a folder; give the --out folder of a wavelens command.")
-    name, s = ("summary.json", summary) if summary is not None else _read_summary(folder)
-    draw = Drawings()
-    if name == "noise_curve.json":
-        title, headline, sections = "Noise curve", _noise_headline(s), _noise_sections(s, draw)
-        dataset = s["dataset"]
-    elif "communities" in s:
-        title, headline, sections = "Communities", _communities_headline(s), _communities_sections(folder, s, draw)
-        dataset = s["dataset"]
-    elif "duplicates" in s:
-        title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s, draw)
-        dataset = s["dataset_a"]
+        what = "it is a file" if folder.exists() else "it does not exist"
+        raise WavelensError(f"{_shown(folder)} is not a folder: {what}; give the --out folder of a wavelens command.")
+    if summary is not None:
+        name, s = "summary.json", summary
     else:
-        title, headline, sections = "Patterns", _analyze_headline(s), _analyze_sections(folder, s, draw, saved)
-        dataset = s["dataset"]
+        name, s = _read_summary(folder)
+    kind = _kind(name, s)
+    if summary is None:
+        _check_summary(folder / name, kind, s)
+    draw = Drawings()
+    try:
+        if kind == "noise-curve":
+            title, headline, sections = "Noise curve", _noise_headline(s), _noise_sections(s, draw)
+            dataset = s["dataset"]
+        elif kind == "communities":
+            title, headline, sections = "Communities", _communities_headline(s), _communities_sections(folder, s, draw)
+            dataset = s["dataset"]
+        elif kind == "duplicates":
+            title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s,
+                                                                                                          draw)
+            dataset = s["dataset_a"]
+        else:
+            title, headline, sections = "Patterns", _analyze_headline(s), _analyze_sections(folder, s, draw, saved)
+            dataset = s["dataset"]
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
+        if summary is not None or isinstance(exc, WavelensError):
+            raise  # a summary made in memory is not input: that would be a bug, worth its traceback
+        reason = figures.clean_text(f"{type(exc).__name__}: {exc}")[:120]
+        raise WavelensError(f"{_shown(folder / name)} does not have the layout this version of wavelens writes "
+                            f"({reason}); {_RERUN}.") from None
     command = s.get("command") or "(not recorded)"
-    params = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v))}</td></tr>"
-                     for k, v in s.get("params", {}).items())
+    params = "".join(f"<tr><td>{_h(k)}</td><td>{_h(json.dumps(v, default=str))}</td></tr>"
+                     for k, v in (s.get("params") or {}).items())
+    name_text = _h(dataset["name"])
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>wavelens: {html.escape(title)} of {html.escape(dataset['name'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>wavelens: {html.escape(title)} of {name_text}</title>
 <style>{_STYLE}</style></head><body>
-<h1>{html.escape(title)} of {html.escape(dataset['name'])} ({html.escape(str(dataset.get('split', '')))})</h1>
-<p class="muted">wavelens {html.escape(str(s.get('wavelens_version', '')))}: what an image-classification dataset
+<h1>{html.escape(title)} of {name_text} ({_split(dataset)})</h1>
+<p class="muted">wavelens {_h(s.get('wavelens_version', ''))}: what an image-classification dataset
 is made of, with wavelets and spectral methods.</p>
 <section id="findings" class="headline"><h2>Findings</h2><ul>{''.join(f'<li>{item}</li>' for item in headline)}</ul></section>
 {''.join(sections)}
-<section id="provenance"><h2>How this report was made</h2><p>Command:</p><pre>{html.escape(command)}</pre>
+<section id="provenance"><h2>How this report was made</h2><p>Command:</p><pre>{_h(command)}</pre>
 <table><tr><th>parameter</th><th>value</th></tr>{params}</table></section>
 </body></html>
 """

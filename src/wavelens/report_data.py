@@ -33,10 +33,16 @@ def report_arrays(analysis, tables):
     example = int(np.flatnonzero(p.rank_at_energy == np.round(median))[0]) if np.any(
         p.rank_at_energy == np.round(median)) else 0
     example_image = d.select_images(slice(example, example + 1))
-    coefficients, _ = wavelet_transform(example_image, wavelet=layout.wavelet, level=layout.level,
-                                        mode=layout.mode, n_jobs=1)
+    # Images of one channel, (H, W, 1), are rebuilt as (H, W): rebuild_from_patterns returns a
+    # layout's single channel without its axis, which inverse_wavelet_transform then refuses.
+    single = example_image.ndim == 4 and example_image.shape[-1] == 1
+    coefficients, example_layout = wavelet_transform(example_image[..., 0] if single else example_image,
+                                                     wavelet=layout.wavelet, level=layout.level, mode=layout.mode,
+                                                     n_jobs=1)
     counts = [c for c in (1, 2, 4, 8, 16, 32, 64) if c < p.max_possible_rank]
-    rebuilds = np.concatenate([rebuild_from_patterns(coefficients, layout, c) for c in counts])
+    rebuilds = (np.concatenate([rebuild_from_patterns(coefficients, example_layout, c) for c in counts])
+                if counts else np.zeros((0,) + example_image.shape[1:], np.float32))
+    rebuilds = rebuilds.reshape((len(rebuilds),) + example_image.shape[1:])
     rng = np.random.default_rng(analysis.params.get("seed", 0))
     shuffled = rng.permutation(analysis.labels)
     n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns

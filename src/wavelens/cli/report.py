@@ -1,5 +1,7 @@
 """``wavelens report``: rebuild report.html from saved results."""
 
+import os
+
 import click
 
 from ..report import build_report
@@ -15,4 +17,5 @@ def report_command(folder):
     browser, offline.
     """
     path = build_report(folder)
-    click.echo(f"Wrote {path}.")
+    # As bytes: a folder name need not be valid UTF-8 (it reaches Python with surrogates).
+    click.echo(b"Wrote " + os.fsencode(path) + b".")
