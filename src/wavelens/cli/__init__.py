@@ -7,6 +7,7 @@ every input error into one line on stderr and exit status 2.
 import os
 import signal
 import sys
+import threading
 
 
 def _configure_blas(argv):
@@ -22,6 +23,27 @@ def _configure_blas(argv):
 
 _configure_blas(sys.argv)
 
+
+def _stopped_while_starting(signum, frame):
+    """Ctrl-C, SIGTERM or SIGHUP while the modules load: nothing was written; one line, no traceback."""
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    os.write(2, f"wavelens: error: {what}; nothing was written.\n".encode())
+    os._exit(130 if signum == signal.SIGINT else 128 + signum)
+
+
+def _while_starting():
+    """Install :func:`_stopped_while_starting`; return the handlers to put back once loaded."""
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if (signum is not None and threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signum) is not signal.SIG_IGN):  # an ignored signal stays ignored
+            previous[signum] = signal.signal(signum, _stopped_while_starting)
+    return previous
+
+
+_STARTING = _while_starting()
+
 import click  # noqa: E402
 
 from .._outdir import Stopped, stop_on_signals  # noqa: E402
@@ -33,6 +55,9 @@ from .noise_curve import noise_curve_command  # noqa: E402
 from .communities import communities_command  # noqa: E402
 from .duplicates import duplicates_command  # noqa: E402
 from .report import report_command  # noqa: E402
+
+for _signum, _handler in _STARTING.items():
+    signal.signal(_signum, _handler)
 
 __all__ = ["cli", "main"]
 
