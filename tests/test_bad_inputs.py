@@ -700,3 +700,45 @@ def test_json_has_no_infinity(tmp_path, capsys):
     assert code == 0, err
     text = (out / "summary.json").read_text()
     json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+
+
+# --- data that used to be read wrong or crash after the whole analysis -----------------------------
+
+def test_class_names_of_any_bytes_go_through_analysis_csv_json_and_report(tmp_path, capsys):
+    import csv
+    import json
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "weird"
+    names = [b"caf\xe9", b"$\\foo$", b"<script>x", b"tab\there", b"plain"]
+    for name in names:
+        os.makedirs(os.path.join(os.fsencode(folder), name))
+        for i in range(8):
+            path = os.path.join(os.fsencode(folder), name, f"{i}.png".encode())
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(os.fsdecode(path))
+    out = tmp_path / "out"
+    code, stdout, err = _run(["analyze", folder, "--out", out, "--patterns", "4"], capsys)
+    assert code == 0, err
+    with open(out / "per_image.csv", encoding="utf-8", newline="") as handle:
+        classes = {row["class_name"] for row in csv.DictReader(handle)}
+    assert classes == {"caf\ufffd", "$\\foo$", "<script>x", "tab\\there", "plain"}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["dataset"]["class_names"]) == classes
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page  # the name is escaped wherever it appears
+
+
+def test_integer_arrays_given_in_python_are_scaled_by_their_type():
+    from wavelens import Dataset, decompose_images
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (20, 8, 8), dtype=np.uint8)
+    labels = np.arange(20) % 2
+    as_uint8 = Dataset(pixels, labels, ["a", "b"], name="u8", split="all", source="memory")
+    as_float = Dataset(pixels / 255.0, labels, ["a", "b"], name="f", split="all", source="memory")
+    as_uint16 = Dataset(pixels.astype(np.uint16) * 257, labels, ["a", "b"], name="u16", split="all", source="m")
+    np.testing.assert_allclose(as_uint8.images, as_float.images, atol=1e-7)
+    np.testing.assert_allclose(as_uint16.images, as_float.images, atol=1e-7)
+    psnr = [decompose_images(d.images, top_k=1)[0].psnr_db for d in (as_uint8, as_float)]
+    np.testing.assert_allclose(psnr[0], psnr[1], rtol=1e-5)
+    assert np.median(psnr[0]) > 0  # read as [0, 255] it was about -20 dB
