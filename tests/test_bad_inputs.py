@@ -133,6 +133,10 @@ def _build_world(root):
     w["npz_images_inf"] = _npz(f("images_inf"), images=inf, labels=labels)
     w["npz_zero_images"] = _npz(f("zero_images"), images=images[:0], labels=labels[:0])
     w["npz_zero_size"] = _npz(f("zero_size"), images=np.zeros((40, 0, 8)), labels=labels)
+    w["npz_zero_channels"] = _npz(f("zero_channels"), images=np.zeros((40, 8, 8, 0)), labels=labels)
+    w["npz_bytes_labels"] = _npz(f("bytes_labels"), images=images, labels=np.array([b"a\xff", b"b"] * 20))
+    w["newline_path"] = root / "two\nlines.npz"
+    w["newline_path"].write_bytes(b"not a zip")
     w["npz_one_class"] = _npz(f("one_class"), images=images, labels=np.zeros(40, int))
     w["npz_few_names"] = _npz(f("few_names"), images=images, labels=labels, class_names=np.array(["a", "b"]))
     w["npz_names_2d"] = _npz(f("names_2d"), images=images, labels=labels,
@@ -332,7 +336,9 @@ DATASET_CASES = [
     ("npz images nan", "npz_images_nan", [], "NaN or infinite"),
     ("npz images inf", "npz_images_inf", [], "NaN or infinite"),
     ("npz zero images", "npz_zero_images", [], "empty"),
-    ("npz images of zero size", "npz_zero_size", [], "0"),
+    ("npz images of zero size", "npz_zero_size", [], "hold no pixels"),
+    ("npz images of zero channels", "npz_zero_channels", [], "hold no pixels"),
+    ("a newline in the path", "newline_path", [], "two\\nlines.npz"),
     ("npz one class", "npz_one_class", [], "single class"),
     ("npz too few class names", "npz_few_names", [], "has no class name"),
     ("npz class names 2-d", "npz_names_2d", [], "class_names"),
@@ -553,6 +559,67 @@ def test_overwrite_replaces_only_what_wavelens_wrote(tmp_path, capsys):
     (out / ".wavelens-result").write_text(marker)
     code, _, err = _run(["analyze", "digits", "--out", out, "--overwrite", *FAST], capsys)
     assert code == 0, err
+    # a marker that lists a folder, or a listed name that is now a folder of the user's
+    thesis = tmp_path / "forged"
+    (thesis / "thesis").mkdir(parents=True)
+    (thesis / "thesis" / "ch1.tex").write_text("precious")
+    (thesis / ".wavelens-result").write_text('{"written_by": "wavelens", "files": ["thesis"]}')
+    code, _, err = _run(["analyze", "digits", "--out", thesis, "--overwrite", *FAST], capsys)
+    _assert_one_line(code, err, "did not write (thesis)")
+    (out / "per_image.csv").unlink()
+    (out / "per_image.csv").mkdir()
+    (out / "per_image.csv" / "notes.txt").write_text("mine")
+    code, _, err = _run(["analyze", "digits", "--out", out, "--overwrite", *FAST], capsys)
+    _assert_one_line(code, err, "did not write (per_image.csv)")
+    assert (thesis / "thesis" / "ch1.tex").read_text() == "precious"
+    assert (out / "per_image.csv" / "notes.txt").read_text() == "mine"
+    assert not _leftovers(tmp_path)
+
+
+def test_a_rebuilt_report_can_be_overwritten(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _run(["analyze", "digits", "--out", out, *FAST], capsys)[0] == 0
+    code, _, err = _run(["report", out], capsys)
+    assert code == 0, err
+    code, _, err = _run(["analyze", "digits", "--out", out, "--overwrite", *FAST], capsys)
+    assert code == 0, err
+
+
+def test_out_reached_through_a_bind_mount_of_the_input(world, tmp_path, capsys):
+    root, w = world
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    if subprocess.run(["mount", "--bind", str(w["folder"]), str(mount)], capture_output=True).returncode:
+        pytest.skip("bind mounts need root (CI runs as root)")
+    try:
+        before = _snapshot(root, [])
+        code, _, err = _run(["analyze", w["folder"], "--out", mount / "results", *FAST], capsys)
+        _assert_one_line(code, err, "lies inside the input")
+        code, _, err = _run(["analyze", w["folder"], "--out", mount, "--overwrite", *FAST], capsys)
+        _assert_one_line(code, err, "")
+        assert _snapshot(root, []) == before
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_signal_during_the_final_move_waits_for_it(tmp_path, capsys, monkeypatch):
+    from wavelens import _outdir
+
+    out = tmp_path / "out"
+    assert _run(["analyze", "digits", "--out", out, *FAST], capsys)[0] == 0
+    real = _outdir._exchange
+
+    def interrupted(first, second):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of the move
+        return real(first, second)
+
+    monkeypatch.setattr(_outdir, "_exchange", interrupted)
+    code, _, err = _run(["analyze", "digits", "--out", out, "--overwrite", *FAST, "--seed", "5"], capsys)
+    _assert_one_line(code, err, "after writing", expected_code=143)
+    import json
+
+    assert (out / ".wavelens-result").is_file()
+    assert json.loads((out / "summary.json").read_text())["params"]["seed"] == 5  # the new result is whole
     assert not _leftovers(tmp_path)
 
 
@@ -598,7 +665,8 @@ def test_disk_full_on_overwrite_keeps_the_old_result(tmp_path, capsys, monkeypat
     assert _snapshot(tmp_path, []) == before
 
 
-def test_final_rename_that_fails_keeps_the_old_result(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("exchange", ["fails", "unsupported"])
+def test_final_rename_that_fails_keeps_the_old_result(tmp_path, capsys, monkeypatch, exchange):
     import errno
 
     from wavelens import _outdir
@@ -609,13 +677,20 @@ def test_final_rename_that_fails_keeps_the_old_result(tmp_path, capsys, monkeypa
     real = _outdir._rename_noreplace
     calls = []
 
-    def failing(source, target):
+    def cross_device(*args):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def failing_once(source, target):
         calls.append(target)
         if len(calls) == 1:
-            raise OSError(errno.EXDEV, "Invalid cross-device link", str(target))
+            cross_device()
         return real(source, target)
 
-    monkeypatch.setattr(_outdir, "_rename_noreplace", failing)
+    if exchange == "fails":  # renameat2's exchange itself fails
+        monkeypatch.setattr(_outdir, "_exchange", cross_device)
+    else:  # no exchange here: two renames, of which the second fails and the first is undone
+        monkeypatch.setattr(_outdir, "_exchange", lambda first, second: False)
+        monkeypatch.setattr(_outdir, "_rename_noreplace", failing_once)
     code, _, err = _run(["analyze", "digits", "--out", out, "--overwrite", *FAST], capsys)
     _assert_one_line(code, err, "nothing was changed")
     assert _snapshot(tmp_path, []) == before

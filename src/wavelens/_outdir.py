@@ -20,11 +20,12 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._validation import WavelensError
+from ._validation import WavelensError, shown as _shown
 from ._version import __version__
 
 try:
@@ -32,10 +33,18 @@ try:
 except ImportError:  # not POSIX: no lock, the rest still holds
     fcntl = None
 
-__all__ = ["MARKER", "OutputFolder", "Stopped", "stop_on_signals"]
+__all__ = ["COMMITTED", "MARKER", "OutputFolder", "Stopped", "stop_on_signals"]
 
 MARKER = ".wavelens-result"
-_STAGING_TAG = ".wavelens-staging"
+# Every name a wavelens command writes into a result folder: only these may be replaced.
+RESULT_FILES = frozenset({
+    "summary.json", "per_image.csv", "arrays.npz", "patterns.npz", "report.npz", "report.html",
+    "contingency_image_patterns.csv", "contingency_image_patterns_energy.csv",
+    "contingency_dataset_patterns.csv", "contingency_dataset_patterns_energy.csv",
+    "noise_curve.json", "noise_curve.csv", "communities.csv", "duplicates.csv",
+})
+_PROTECTED = ("SIGINT", "SIGTERM", "SIGHUP")
+COMMITTED = []  # the result folders this process has written, for messages after a late signal
 
 
 class Stopped(BaseException):
@@ -78,12 +87,47 @@ def stop_on_signals():
         _HANDLER_PID.pop()
 
 
-def _shown(path):
-    return os.fsdecode(path).encode("utf-8", "replace").decode("utf-8")
+@contextmanager
+def _signals_held():
+    """Hold SIGINT, SIGTERM and SIGHUP back within the block, so that a claim, a commit or a
+    clean-up is never cut in half: one that arrives meanwhile is raised again, to the usual
+    handler, at the block's end. (Masking the signals would not do: another thread may take
+    them, and Python then runs the handler in the main thread all the same.)"""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived = []
+    previous = {}
+    for name in _PROTECTED:
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, lambda number, frame: arrived.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
 
 
 def _is_within(path, folder):
     return path == folder or folder in path.parents
+
+
+def _identities(path):
+    """(device, inode) of ``path`` and of each of its existing ancestors: what a folder *is*,
+    whatever name (bind mount, hard link, case) reaches it."""
+    found = []
+    for place in [path, *path.parents]:
+        try:
+            info = os.stat(place)
+        except OSError:
+            continue
+        found.append((info.st_dev, info.st_ino))
+    return found
 
 
 def _resolved(path):
@@ -92,17 +136,24 @@ def _resolved(path):
 
 def check_not_an_input(out, inputs):
     """Raise if ``out`` is, contains, or lies inside one of ``inputs`` (symlinks resolved)."""
+    out_identities = _identities(out)
     for source in inputs:
         if source is None:
             continue
         source = _resolved(source)
-        if _is_within(out, source):
-            where = "is" if out == source else "lies inside"
+        try:
+            info = os.stat(source)
+        except OSError:  # a missing input (the loader says so) or not a path (an in-memory source)
+            continue
+        source_identity = (info.st_dev, info.st_ino)
+        inside = _is_within(out, source) or source_identity in out_identities
+        if inside:
+            where = "is" if out == source or (out.exists() and out_identities[0] == source_identity) else "lies inside"
             raise WavelensError(
                 f"--out {_shown(out)} {where} the input {_shown(source)}; wavelens never writes into its "
                 "inputs: choose a folder outside them."
             )
-        if _is_within(source, out):
+        if _is_within(source, out) or (out.exists() and out_identities[0] in _identities(source)):
             raise WavelensError(
                 f"--out {_shown(out)} holds the input {_shown(source)}; wavelens never replaces a folder "
                 "that holds its inputs: choose another folder."
@@ -125,13 +176,24 @@ def _check_replaceable(out, overwrite, shown):
             f"--out {shown} is not a wavelens result (it has no {MARKER} file), so --overwrite does "
             "not replace it; choose another folder."
         )
-    foreign = [name for name in entries if name not in written and name != MARKER]
+    foreign = [name for name in entries if name != MARKER and not _is_result_file(out / name, written)]
     if foreign:
         listed = ", ".join(_shown(name) for name in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise WavelensError(
             f"--out {shown} holds files wavelens did not write ({listed}); --overwrite replaces only "
             "wavelens' own results: move them away or choose another folder."
         )
+
+
+def _is_result_file(path, written):
+    """Whether ``path`` is a file wavelens writes, listed in the marker (``report.html`` may be
+    rewritten by ``wavelens report``), and a plain file, never a folder or a link."""
+    if path.name not in RESULT_FILES or (path.name not in written and path.name != "report.html"):
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _marker_files(marker):
@@ -150,20 +212,30 @@ def _marker_files(marker):
     return set(files)
 
 
+def _renameat2(source, target, flags):
+    """Linux's renameat2(2); returns False where it is missing or not supported for these paths."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), os.fsdecode(target))
+
+
+def _exchange(first, second):
+    """Swap two folders in one step (renameat2's RENAME_EXCHANGE); False where not supported."""
+    return _renameat2(first, second, 2)
+
+
 def _rename_noreplace(source, target):
     """``rename(source, target)`` that fails with FileExistsError if ``target`` exists (Linux renameat2)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        renameat2 = None
-    if renameat2 is not None:
-        at_fdcwd, rename_noreplace = -100, 1
-        if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), rename_noreplace) == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: not supported here
-            raise OSError(code, os.strerror(code), os.fsdecode(target))
+    if _renameat2(source, target, 1):  # RENAME_NOREPLACE
+        return
     if os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fsdecode(target))
     os.rename(source, target)
@@ -223,25 +295,28 @@ class OutputFolder:
             _check_replaceable(out, self.overwrite, _shown(self.requested))
 
     def __enter__(self):
-        self._claim()
-        try:
-            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
-            umask = os.umask(0)
-            os.umask(umask)
-            self.staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; results are ordinary files
-        except BaseException:
-            self._release()
-            raise
+        with _signals_held():
+            self._claim()
+            try:
+                prefix = f".{self.path.name[:64]}.tmp-"  # within any file system's name limit
+                self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.path.parent))
+                umask = os.umask(0)
+                os.umask(umask)
+                self.staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; results are ordinary files
+            except BaseException:
+                self._release()
+                raise
         return self
 
     def __exit__(self, kind, value, traceback):
-        try:
-            if kind is None:
-                self._commit()
-        finally:
-            if self.staging is not None and self.staging.exists():
-                shutil.rmtree(self.staging, ignore_errors=True)
-            self._release()
+        with _signals_held():
+            try:
+                if kind is None:
+                    self._commit()
+            finally:
+                if self.staging is not None and self.staging.exists():
+                    shutil.rmtree(self.staging, ignore_errors=True)
+                self._release()
         return False
 
     def _claim(self):
@@ -295,7 +370,16 @@ class OutputFolder:
         except (FileExistsError, FileNotFoundError):
             raise WavelensError(f"--out {_shown(self.requested)} was changed by something else during the run; "
                                 "nothing was written.") from None
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        try:
+            exchanged = _exchange(self.staging, out)  # one step: the staging path then holds what --out held
+        except OSError as exc:
+            raise WavelensError(f"Could not move the results into {_shown(out)} ({exc.strerror}); nothing was "
+                                "changed.") from None
+        if exchanged:
+            self._committed = True
+            COMMITTED.append(self.path)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.old-", dir=out.parent))
         old.rmdir()
         os.rename(out, old)
         try:
@@ -309,6 +393,7 @@ class OutputFolder:
             raise WavelensError(f"Could not move the results into {_shown(out)} ({exc.strerror}); nothing was "
                                 "changed.") from None
         self.staging, self._committed = None, True
+        COMMITTED.append(self.path)
         shutil.rmtree(old, ignore_errors=True)
 
     def _release(self):

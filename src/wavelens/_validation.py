@@ -6,6 +6,7 @@ it. The CLI prints that line as ``wavelens: error: ...`` and exits with 2.
 """
 
 import numbers
+import os
 
 import numpy as np
 import pywt
@@ -18,7 +19,9 @@ __all__ = [
     "check_mode",
     "check_positive_int",
     "check_wavelet",
+    "check_seed",
     "printable",
+    "shown",
 ]
 
 
@@ -122,16 +125,36 @@ def printable(text):
     names) become U+FFFD; control and other unprintable characters become
     their ``\\x..`` / ``\\u....`` escapes, so a name can go to a terminal,
     a CSV, JSON or HTML unchanged in meaning and harmless.
+
+    Examples
+    --------
+    >>> printable("caf\\udce9 \\x1b[31m")
+    'caf\ufffd \\\\x1b[31m'
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    text = str(text).encode("utf-8", "surrogateescape" if _only_escapes(str(text)) else "replace")
-    text = text.decode("utf-8", "replace")
+    text = str(text)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
-def _only_escapes(text):
-    """Whether every surrogate in ``text`` is one of os.fsdecode's escapes of a byte."""
-    return all(not 0xD800 <= ord(ch) <= 0xDFFF or 0xDC80 <= ord(ch) <= 0xDCFF for ch in text)
+def shown(path, limit=300):
+    """A path (or any text) for a one-line message: :func:`printable`, long text cut in the middle."""
+    text = printable(os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else path)
+    if len(text) > limit:
+        text = text[:limit // 2] + "..." + text[-limit // 2:]
+    return text
+
+
+SEED_MAX = 2**32 - 1  # what every random generator wavelens uses accepts
+
+
+def check_seed(seed, name="seed"):
+    """Return ``seed`` as an int in [0, 2**32 - 1], or raise."""
+    seed = check_positive_int(seed, name, minimum=0)
+    if seed > SEED_MAX:
+        raise WavelensError(f"The '{name}' parameter must be an integer from 0 to {SEED_MAX}. Got {seed} instead.")
+    return seed

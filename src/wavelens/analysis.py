@@ -12,7 +12,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._chunks import resolve_n_jobs
-from ._validation import WavelensError, check_positive_int
+from ._validation import WavelensError, check_positive_int, check_seed
 from ._version import __version__
 from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
                           share_table)
@@ -193,7 +193,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     Analysis
     """
     top_k = check_positive_int(top_k, "top_k")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
     _check_classes(dataset, n_patterns)

@@ -23,13 +23,14 @@ __all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
 
 
 @contextmanager
-def _staging(out, overwrite):
+def _staging(out, overwrite, inputs=()):
     """The folder to write into: ``out``'s staging folder if it is a claimed
-    :class:`OutputFolder`, else that of ``out`` claimed for the block."""
+    :class:`OutputFolder` (then ``overwrite`` and ``inputs`` were given to it), else
+    that of ``out`` claimed for the block, kept clear of ``inputs``."""
     if isinstance(out, OutputFolder):
         yield out.staging
         return
-    with OutputFolder(out, overwrite=overwrite) as folder:
+    with OutputFolder(out, overwrite=overwrite, inputs=inputs) as folder:
         yield folder.staging
 
 
@@ -135,13 +136,16 @@ def result_arrays(analysis):
 def write_analysis(analysis, out, *, overwrite=False, report=True):
     """Write every result of ``analysis`` into ``out``, all or nothing.
 
+    ``out`` is a folder path (claimed here, as :class:`OutputFolder` does, and kept clear
+    of the dataset's own files) or an :class:`OutputFolder` already claimed by the caller.
+
     Returns
     -------
     dict
         The summary that was written.
     """
     start = time.perf_counter()
-    with _staging(out, overwrite) as staging:
+    with _staging(out, overwrite, [analysis.dataset.source]) as staging:
         tables_by_kind = analysis.tables()
         arrays = {"arrays.npz": result_arrays(analysis), "patterns.npz": pattern_arrays(analysis),
                   "report.npz": report_arrays(analysis, tables_by_kind)}
@@ -212,7 +216,7 @@ def write_json(path, content):
 
 def write_noise_curve(rows, out, *, overwrite=False, context=None, report=True):
     """``noise_curve.json`` (with ``context``), ``noise_curve.csv`` and the report."""
-    with _staging(out, overwrite) as staging:
+    with _staging(out, overwrite, [((context or {}).get("dataset") or {}).get("source")]) as staging:
         write_json(staging / "noise_curve.json", {**(context or {}), "rows": rows})
         columns = list(dict.fromkeys(key for row in rows for key in row))
         with open(staging / "noise_curve.csv", "w", newline="", encoding="utf-8") as handle:
@@ -227,7 +231,7 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
     """``summary.json``, ``communities.csv`` (image index, label, class, community) and the report."""
     start = time.perf_counter()
     d = analysis.dataset
-    with _staging(out, overwrite) as staging:
+    with _staging(out, overwrite, [d.source]) as staging:
         with open(staging / "communities.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index", "label", "class_name", "community"])
@@ -245,7 +249,7 @@ def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summa
     """``duplicates.csv`` (a row per pair), ``summary.json`` and the report."""
     labels_a = dataset_a.labels[pairs.index_a]
     labels_b = dataset_b.labels[pairs.index_b]
-    with _staging(out, overwrite) as staging:
+    with _staging(out, overwrite, [dataset_a.source, dataset_b.source]) as staging:
         with open(staging / "duplicates.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index_a", "index_b", "similarity", "label_a", "label_b", "class_a", "class_b",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._progress import stage
-from ._validation import WavelensError, check_positive_int
+from ._validation import WavelensError, check_positive_int, check_seed
 from ._version import __version__
 from .communities import describe_communities, spectral_communities
 from .features import select_features
@@ -134,7 +134,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     CommunityAnalysis
     """
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)

@@ -46,8 +46,8 @@ _STARTING = _while_starting()
 
 import click  # noqa: E402
 
-from .._outdir import Stopped, stop_on_signals  # noqa: E402
-from .._validation import WavelensError  # noqa: E402
+from .._outdir import COMMITTED, Stopped, stop_on_signals  # noqa: E402
+from .._validation import WavelensError, printable  # noqa: E402
 from .._version import __version__  # noqa: E402
 from .analyze import analyze_command  # noqa: E402
 from .datasets import datasets_command, wavelets_command  # noqa: E402
@@ -84,12 +84,14 @@ cli.add_command(wavelets_command)
 
 
 def _fail(message):
-    click.echo(f"wavelens: error: {message}", err=True)
+    # printable: a message quoting the data (a path, a class name) stays one harmless line.
+    click.echo(f"wavelens: error: {printable(message)}", err=True)
     return 2
 
 
 def main(argv=None):
     """Entry point of the ``wavelens`` console script."""
+    COMMITTED.clear()
     try:
         with stop_on_signals():
             code = cli.main(args=argv, prog_name="wavelens", standalone_mode=False)
@@ -107,7 +109,8 @@ def main(argv=None):
         _fail("interrupted; nothing was written.")
         code = 130
     except Stopped as exc:
-        _fail(f"stopped by {signal.Signals(exc.signum).name}; nothing was written.")
+        done = f"after writing {COMMITTED[-1]}" if COMMITTED else "nothing was written"
+        _fail(f"stopped by {signal.Signals(exc.signum).name}; {done}.")
         code = 128 + exc.signum
     except BrokenPipeError:
         # The reader of our output went away (e.g. 'wavelens datasets | head -1'): stop quietly.

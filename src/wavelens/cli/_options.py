@@ -11,6 +11,7 @@ import pywt
 
 from .. import _progress as progress
 from ..datasets import BUILTIN_DATASETS, builtin_search_path, load_dataset
+from .._validation import SEED_MAX
 from ..lowrank import load_kernel
 
 
@@ -34,7 +35,7 @@ class Seed(click.IntRange):
     name = "seed"
 
     def __init__(self):
-        super().__init__(min=0, max=2**32 - 1)
+        super().__init__(min=0, max=SEED_MAX)
 
 
 def input_paths(*datasets, data_dir=None):

@@ -6,7 +6,7 @@ float32 images in [0, 1] with integer labels.
 
 from pathlib import Path
 
-from .._validation import WavelensError, check_positive_int
+from .._validation import WavelensError, check_positive_int, check_seed
 from ._base import Dataset, stratified_subsample
 from ._builtin import BUILTIN_DATASETS, builtin_search_path
 from ._builtin import load_builtin
@@ -79,7 +79,7 @@ def load_dataset(spec, *, split=None, data_dir=None, limit=None, seed=0, resize=
         raise WavelensError(f"Unknown split {split!r}: expected one of {', '.join(SPLITS)}.")
     if limit is not None:
         limit = check_positive_int(limit, "limit")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     if spec in BUILTIN_DATASETS:
         dataset = load_builtin(spec, split, data_dir=data_dir)
     else:

@@ -61,18 +61,22 @@ class Dataset:
                 raise WavelensError(f"{source}: pixels must be unsigned integers; found {pixels.dtype}.")
             pixel_max = int(np.iinfo(pixels.dtype).max) if pixel_max is None else int(pixel_max)
         array = pixels if images is None else images
+        source = printable(source)
         if array.ndim not in (3, 4):
             raise WavelensError(
                 f"{source}: images must have shape (n, height, width) or (n, height, width, "
                 f"channels); found shape {array.shape}."
             )
+        if array.ndim and 0 in array.shape[1:]:
+            raise WavelensError(f"{source}: images of shape {array.shape[1:]} hold no pixels; every image needs "
+                                "a height, a width and (if given) channels of at least 1.")
         self._images = images
         self.pixels = pixels if images is None else None
         self.pixel_max = pixel_max if images is None else None
         self.labels, self.class_names = check_labels(labels, class_names, len(array), str(source))
-        self.name = str(name)
+        self.name = printable(name)
         self.split = split
-        self.source = str(source)
+        self.source = source
         self.index = np.arange(len(self.labels)) if index is None else np.asarray(index)
 
     @property
@@ -205,6 +209,8 @@ def make_dataset(images, labels, class_names, *, name, split, source):
         images = images[..., 0]
     if labels.dtype == object and labels.ndim == 1 and all(isinstance(x, str) for x in labels.tolist()):
         labels = labels.astype(str)
+    if labels.dtype.kind == "S" and labels.ndim == 1:  # bytes: UTF-8 text, whatever bytes it holds
+        labels = np.array([label.decode("utf-8", "replace") for label in labels.tolist()])
     if labels.dtype.kind in "US" and labels.ndim == 1:
         class_names, labels = np.unique(labels.astype(str), return_inverse=True)
         class_names = [str(c) for c in class_names]
