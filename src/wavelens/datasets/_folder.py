@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from .._limits import check_limit, limit_value
-from .._validation import WavelensError
+from .._validation import WavelensError, printable, shown
 from ._base import make_dataset
 
 __all__ = ["is_image_folder", "load_image_folder", "IMAGE_SUFFIXES"]
@@ -69,22 +69,9 @@ _ALPHA_MODES = {"LA", "PA", "RGBA", "La", "RGBa"}
 _PREMULTIPLIED = {"La", "RGBa"}
 
 
-def _shown(path):
-    """``path`` as printable one-line text for a message: bytes that are not UTF-8 as ``\\xNN``,
-    control characters escaped (a file name may hold any byte but / and NUL)."""
-    return _printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
-
-
-def _printable(text):
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def _reason(exc):
     """What went wrong, in a few words on one line."""
-    text = " ".join(_printable(str(exc)).split())
+    text = " ".join(printable(str(exc)).split())
     if not isinstance(exc, OSError) or not text:
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
@@ -97,7 +84,7 @@ def _listing(folder):
             return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as exc:
         raise WavelensError(
-            f"{_shown(folder)} cannot be read as a folder ({_reason(exc)}); check that it exists, "
+            f"{shown(folder)} cannot be read as a folder ({_reason(exc)}); check that it exists, "
             "is a folder and that you may read it."
         ) from None
 
@@ -110,7 +97,7 @@ def _is(entry, kind):
     except OSError as exc:
         what = "is a symbolic link loop" if exc.errno == errno.ELOOP else "cannot be examined"
         raise WavelensError(
-            f"{_shown(entry.path)} {what} ({_reason(exc)}); remove it or fix it."
+            f"{shown(entry.path)} {what} ({_reason(exc)}); remove it or fix it."
         ) from None
 
 
@@ -169,7 +156,7 @@ def _image(path):
         handle = open(path, "rb")
     except OSError as exc:
         raise WavelensError(
-            f"{_shown(path)} cannot be read ({_reason(exc)}); check that you may read it."
+            f"{shown(path)} cannot be read ({_reason(exc)}); check that you may read it."
         ) from None
     try:
         with handle, Image.open(handle, formats=_FORMATS) as image:
@@ -179,14 +166,14 @@ def _image(path):
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         check_limit("image_pixels", int(found[1]) if found else limit_value("image_pixels") + 1,
-                    f"image {_shown(path)}")
-        raise WavelensError(f"{_shown(path)} is too large to decode ({_reason(exc)}).") from None
+                    f"image {shown(path)}")
+        raise WavelensError(f"{shown(path)} is too large to decode ({_reason(exc)}).") from None
     # The file-parsing boundary: on corrupt bytes Pillow's plugins raise many kinds of exception
     # (OSError, ValueError, SyntaxError, struct.error, EOFError, ZeroDivisionError, IndexError,
     # TypeError, KeyError, AssertionError..., and warnings when they are errors), on opening
     # or only when pixels are decoded. Each is a bad file, not a bug.
     except Exception as exc:
-        raise WavelensError(f"{_shown(path)} is not a readable image ({_reason(exc)}); "
+        raise WavelensError(f"{shown(path)} is not a readable image ({_reason(exc)}); "
                             "remove or replace it.") from None
 
 
@@ -278,7 +265,7 @@ def _resized(values, size):
 def _check_size(path, found, size, resize):
     if found != size and not resize:
         raise WavelensError(
-            f"{_shown(path)} decodes to {found[0]}x{found[1]} pixels, not the {size[0]}x{size[1]} "
+            f"{shown(path)} decodes to {found[0]}x{found[1]} pixels, not the {size[0]}x{size[1]} "
             "of its header or of the other images; remove or replace it, or pass --resize HxW."
         )
 
@@ -293,7 +280,7 @@ def _decode(path, dtype, colour, size, resize, int_16bit):
         _check_size(path, found, size, resize)
         if found != size:  # a GIF can grow while decoding (Pillow refuses it above twice the limit)
             check_limit("image_pixels", found[0] * found[1],
-                        f"image {_shown(path)} ({found[0]}x{found[1]})")
+                        f"image {shown(path)} ({found[0]}x{found[1]})")
         if dtype == np.uint8 and image.mode not in _DEEP_MODES and not _has_alpha(image):
             # The 8-bit fast path: Pillow converts and resizes the uint8 pixels.
             if image.mode == "P":
@@ -310,7 +297,7 @@ def _decode(path, dtype, colour, size, resize, int_16bit):
                 values = values.astype(np.float32)
     if dtype == np.float32:
         if not np.all(np.isfinite(values)):
-            raise WavelensError(f"{_shown(path)} holds NaN or infinite pixel values (or values beyond "
+            raise WavelensError(f"{shown(path)} holds NaN or infinite pixel values (or values beyond "
                                 "float32's range); remove or replace it.")
         return values
     top = np.iinfo(dtype).max
@@ -381,7 +368,7 @@ def load_image_folder(root, split, *, resize=None, name=None):
     else:
         if split != "all":
             raise WavelensError(
-                f"{_shown(root)} has no train/ and test/ sub-folders, so it has no '{split}' split; "
+                f"{shown(root)} has no train/ and test/ sub-folders, so it has no '{split}' split; "
                 "use --split all."
             )
         class_names = _class_folders(root)
@@ -391,14 +378,14 @@ def load_image_folder(root, split, *, resize=None, name=None):
         part_files, part_labels = _collect(part_root, class_names)
         files.extend(part_files)
         labels.extend(part_labels)
-    where = " and ".join(_shown(p) for p in part_roots)
+    where = " and ".join(shown(p) for p in part_roots)
     if not class_names:
         raise WavelensError(f"{where} holds no class folder; put each class's images in a sub-folder "
                             "named after the class.")
     if not files:
         raise WavelensError(
             f"{where}: the dataset is empty: its class folders "
-            f"({', '.join(_shown(c) for c in class_names)}) hold no image files with suffix "
+            f"({', '.join(shown(c) for c in class_names)}) hold no image files with suffix "
             f"{', '.join(sorted(IMAGE_SUFFIXES))}."
         )
     with _pillow_limits():
@@ -407,9 +394,9 @@ def load_image_folder(root, split, *, resize=None, name=None):
             with _image(path) as image:
                 width, height = image.size
                 if width < 1 or height < 1:
-                    raise WavelensError(f"{_shown(path)} is not a readable image (it declares "
+                    raise WavelensError(f"{shown(path)} is not a readable image (it declares "
                                         f"{width}x{height} pixels); remove or replace it.")
-                check_limit("image_pixels", width * height, f"image {_shown(path)} ({height}x{width})")
+                check_limit("image_pixels", width * height, f"image {shown(path)} ({height}x{width})")
                 sizes.setdefault((height, width), path)
                 depth = _depth(image)
                 (int_ranges.append if isinstance(depth, tuple) else depths.add)(depth)
@@ -417,8 +404,8 @@ def load_image_folder(root, split, *, resize=None, name=None):
         if resize is None and len(sizes) > 1:
             (size_a, path_a), (size_b, path_b) = list(sizes.items())[:2]
             raise WavelensError(
-                f"{_shown(root)}: images have {len(sizes)} different sizes (e.g. {_shown(path_a)} is "
-                f"{size_a[0]}x{size_a[1]}, {_shown(path_b)} is {size_b[0]}x{size_b[1]}); "
+                f"{shown(root)}: images have {len(sizes)} different sizes (e.g. {shown(path_a)} is "
+                f"{size_a[0]}x{size_a[1]}, {shown(path_b)} is {size_b[0]}x{size_b[1]}); "
                 "pass --resize HxW to bring them to one size."
             )
         if resize is None:
@@ -430,11 +417,11 @@ def load_image_folder(root, split, *, resize=None, name=None):
         dtype = np.dtype(np.float32 if 32 in depths else np.uint16 if 16 in depths else np.uint8)
         shape = (len(files),) + size + ((3,) if colour else ())
         check_limit("data_bytes", int(np.prod(shape, dtype=object)) * dtype.itemsize,
-                    f"the {len(files):,} images of {_shown(root)} "
+                    f"the {len(files):,} images of {shown(root)} "
                     f"({'x'.join(map(str, shape[1:]))} {dtype.name} each)")
         images = np.empty(shape, dtype=dtype)
         for i, path in enumerate(files):
             images[i] = _decode(path, dtype, colour, size, resize is not None, int_16bit)
     # Dataset text is display text: a folder name that is not UTF-8 is shown with \xNN escapes.
-    return make_dataset(images, np.asarray(labels), class_names, name=name or _shown(root.name),
-                        split=split, source=_shown(root))
+    return make_dataset(images, np.asarray(labels), class_names, name=name or shown(root.name),
+                        split=split, source=shown(root))
