@@ -6,14 +6,15 @@ images the figures show), draws the figures that its data allows, and writes
 ``report.html`` with every image embedded, inline styles and no scripts, so
 it opens offline anywhere.
 
-A results folder is input like any other: every file the report reads is
-checked before anything is drawn (the JSON's layout and types, each array's
-dtype, shape and values; ``.npz`` members are read without unpickling and only
-after their declared size is checked against the bytes present), and anything
-wrong is one :class:`WavelensError` line naming the file, what was expected
-and what was found. Text that comes from the data (class names, dataset and
-file names, the command line) goes through :func:`_h` into the page (HTML-
-escaped, control characters and undecodable bytes replaced) and through
+A results folder is input like any other: :mod:`wavelens._saved_results`
+reads and checks every file the report uses before anything is drawn (the
+JSON's layout and types, each array's dtype, shape and values, ``.npz``
+members read without unpickling), and this module adds the checks across
+files (e.g. as many patterns as table rows), each failure one
+:class:`WavelensError` line naming the file, what was expected and what was
+found. Text that comes from the data (class names, dataset and file names,
+the command line) goes through :func:`_h` into the page (HTML-escaped,
+control characters and undecodable bytes replaced) and through
 :func:`wavelens.figures.figure_text` into figures. ``report.html`` is written
 to a temporary file beside it and renamed over it, so a failure leaves the old
 one; nothing else in the folder is touched.
@@ -24,16 +25,16 @@ import csv
 import errno
 import html
 import json
-import math
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import figures
 from ._drawing import Drawings
+from ._saved_results import (INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, message_text, read_summary,
+                             summary_kind)
 from ._validation import WavelensError
 
 __all__ = ["PendingReport", "build_report", "start_report"]
@@ -51,8 +52,6 @@ code, pre { background: #f6f6f6; padding: 0.1em 0.3em; } pre { padding: 0.8em; o
 .muted { color: #666; font-size: 0.9em; }
 """
 
-_RERUN = "give the --out folder of a wavelens command, or run that command again to rewrite its results"
-
 
 # --- text from the data -----------------------------------------------------------------------
 
@@ -61,317 +60,7 @@ def _h(text):
     return html.escape(figures.clean_text(text))
 
 
-def _shown(path, limit=200):
-    """A path (or any text) for a one-line error message: printable (line breaks and control
-    characters as escapes, undecodable bytes as U+FFFD), long text cut in the middle."""
-    text = figures.clean_text(path)
-    if len(text) > limit:
-        text = text[:limit // 2] + "..." + text[-limit // 2:]
-    return text
-
-
-def _found(value):
-    """What a JSON value is, for an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"{str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {_shown(value, 40)}"
-    if isinstance(value, str):
-        return f"the string {_shown(repr(value), 40)}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-# --- reading a results folder, with checks ----------------------------------------------------
-
-class _Malformed(Exception):
-    """A value in a results file is not what the report needs (raised as WavelensError with the file)."""
-
-
-_LEAVES = {
-    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "count": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
-    "positive": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
-    "name": (lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "a string"),
-    "flag": (lambda v: isinstance(v, bool), "true or false"),
-    "any": (lambda v: True, "anything"),
-}
-
-
-def _list(item, minimum=0):
-    return ("list", item, minimum)
-
-
-def _or_none(spec):
-    return ("or_none", spec)
-
-
-def _mapping(value_spec):
-    return ("mapping", value_spec)
-
-
-def _check(value, spec, where):
-    """Raise _Malformed unless ``value`` has the layout ``spec`` (a dict of keys, optional ones
-    ending with '?'; _list, _or_none, _mapping; or a leaf name of _LEAVES)."""
-    if isinstance(spec, dict):
-        if not isinstance(value, dict):
-            raise _Malformed(f"{repr(where) if where else 'the file'} should be an object {{...}}, found "
-                             f"{_found(value)}")
-        for key, sub in spec.items():
-            name = key.rstrip("?")
-            path = f"{where}.{name}" if where else name
-            if name not in value:
-                if key.endswith("?"):
-                    continue
-                raise _Malformed(f"'{path}' is missing")
-            _check(value[name], sub, path)
-    elif isinstance(spec, tuple) and spec[0] == "or_none":
-        if value is not None:
-            _check(value, spec[1], where)
-    elif isinstance(spec, tuple) and spec[0] == "list":
-        _, item, minimum = spec
-        if not isinstance(value, list) or len(value) < minimum:
-            raise _Malformed(f"'{where}' should be a list of at least {minimum} items, found {_found(value)}")
-        for i, element in enumerate(value):
-            _check(element, item, f"{where}[{i}]")
-    elif isinstance(spec, tuple) and spec[0] == "mapping":
-        if not isinstance(value, dict):
-            raise _Malformed(f"'{where}' should be an object {{...}}, found {_found(value)}")
-        for key, element in value.items():
-            _check(element, spec[1], f"{where}.{_shown(key, 40)}")
-    else:
-        accepts, expected = _LEAVES[spec]
-        if not accepts(value):
-            raise _Malformed(f"'{where}' should be {expected}, found {_found(value)}")
-
-
-_STATS = {"nmi": "number", "mi_bits": "number", "cramers_v": "number", "purity": "number"}
-_COMMON = {"command?": _or_none("any"), "wavelens_version?": "any", "params?": _mapping("any")}
-_DATASET = {"name": "name", "split?": "name", "n_images": "count", "image_shape": _list("count", 2),
-            "n_classes": "count", "class_names": _list("name", 1)}
-_SCHEMAS = {
-    "analyze": {
-        "dataset": _DATASET,
-        "params": {"wavelet": "name", "level": "name", "mode": "name"},
-        "lowrank": {"energy": "number", "rank_median": "number", "rank_mean": "number", "rank_p95": "number",
-                    "max_possible_rank": "positive", "psnr_db_median": _or_none("number")},
-        "spectrum?": {"numerical_rank_wavelet?": _or_none("number"), "numerical_rank_pixel?": _or_none("number"),
-                      "n_patterns_at_energy?": _or_none("number"), "energy?": "number"},
-        "association": {
-            "image_patterns": {"true": _STATS, "top_k": "count", "n_patterns": "count",
-                               "random?": {**_STATS, "nmi_std": "number", "repeats": "count"},
-                               "z_score?": _or_none("number"), "p_value?": "number"},
-            "dataset_patterns": {"true": _STATS, "random?": _STATS},
-            "label_noise?": _or_none("number"),
-            "noise_curve?": _or_none(_list({"fraction": "number", "nmi": "number",
-                                            "random_nmi?": _or_none("number")})),
-        },
-    },
-    "communities": {
-        "dataset": _DATASET,
-        "params": {"mixed_threshold": "number"},
-        "communities": {
-            "n_communities": "count", "eigengap_k": _or_none("count"), "mixed": _list("any"),
-            "numerical_rank": {"pixel": _or_none("number"), "wavelet": _or_none("number")},
-            "features": {"n_features": "count", "n_total": "count", "method": "name"},
-            "groups": _list({"name": "name", "eigenvalues": _list("number", 1), "eigengap_k": "count",
-                             "communities": _list({"community": "count", "size": "count", "purity": "number",
-                                                   "top_class": "name", "mixed": "flag",
-                                                   "classes": _mapping("count")})}, 1),
-        },
-    },
-    "duplicates": {
-        "dataset_a": {"name": "name", "split?": "name"},
-        "dataset_b": _or_none({"name": "name", "split?": "name"}),
-        "params": {"threshold": "number"},
-        "duplicates": {"n_pairs": "count", "n_exact": "count", "n_labels_disagree": "count",
-                       "n_images_a_with_duplicate": "count"},
-    },
-    "noise-curve": {
-        "dataset": {"name": "name", "split?": "name"},
-        "rows": _list({"kind": "name", "fraction": "number", "nmi": "number", "random_nmi?": _or_none("number")}, 1),
-    },
-}
-
-
-def _kind(name, s):
-    if name == "noise_curve.json":
-        return "noise-curve"
-    if isinstance(s, dict) and "communities" in s:
-        return "communities"
-    if isinstance(s, dict) and "duplicates" in s:
-        return "duplicates"
-    return "analyze"
-
-
-def _check_summary(path, kind, s):
-    try:
-        _check(s, {**_COMMON, **_SCHEMAS[kind]}, "")
-        if kind == "analyze":
-            image = s["association"]["image_patterns"]
-            if "random" in image:
-                _check(image, {"z_score": _or_none("number"), "p_value": "number"},
-                       "association.image_patterns")
-            if len(s["dataset"]["class_names"]) != s["dataset"]["n_classes"]:
-                raise _Malformed(f"'dataset.class_names' should hold dataset.n_classes = "
-                                 f"{s['dataset']['n_classes']} names, found {len(s['dataset']['class_names'])}")
-        if kind == "noise-curve" and not any(r["kind"] == "image_patterns" for r in s["rows"]):
-            raise _Malformed("'rows' should hold rows of kind \"image_patterns\", found none")
-    except _Malformed as exc:
-        raise WavelensError(f"{_shown(path)} is not a wavelens {kind} summary this report can read: {exc}; "
-                            f"{_RERUN}.") from None
-
-
-def _read_summary(folder):
-    for name in ("summary.json", "noise_curve.json"):
-        path = folder / name
-        if path.is_file():
-            try:
-                content = json.loads(path.read_bytes())
-            except OSError as exc:
-                raise WavelensError(f"cannot read {_shown(path)}: {exc.strerror or exc}; check its permissions.") \
-                    from None
-            except (ValueError, RecursionError) as exc:  # ValueError: not JSON, or not UTF-8
-                reason = figures.clean_text(f"{type(exc).__name__}: {exc}")[:120]
-                raise WavelensError(f"{_shown(path)} is not readable JSON ({reason}); {_RERUN}.") from None
-            return name, content
-    try:
-        empty = not any(True for _ in folder.iterdir())
-    except OSError as exc:
-        raise WavelensError(f"cannot read the folder {_shown(folder)}: {exc.strerror or exc}; check its "
-                            "permissions.") from None
-    if not empty:
-        what = "holds no wavelens results (no summary.json or noise_curve.json)"
-    else:
-        what = "is empty: it holds no wavelens results"
-    raise WavelensError(
-        f"{_shown(folder)} {what}; give the --out folder of 'wavelens analyze', 'communities', 'duplicates' "
-        "or 'noise-curve'."
-    )
-
-
-# The report's arrays: allowed dtype kinds.
-_NUMBERS, _INTEGERS, _TEXT = "uifb", "iu", "U"
-_HEADER_LIMIT = 10_000  # bytes of a .npy header (numpy's own default)
-
-
-def _npy_header(stream, where):
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(stream, max_header_size=_HEADER_LIMIT)
-    if version in ((2, 0), (3, 0)):
-        return np.lib.format.read_array_header_2_0(stream, max_header_size=_HEADER_LIMIT)
-    raise ValueError(f"{where}: unknown .npy format version {version}")
-
-
-def _read_npz(path, members):
-    """The named members of the .npz file ``path``, as arrays; never unpickles, and checks each
-    member's declared size against the bytes the file holds before reading it."""
-    where = _shown(path)
-    if not path.is_file():
-        what = "is not a file" if path.exists() else "is missing"
-        raise WavelensError(f"{where} {what} (the report draws from it); {_RERUN}.")
-    arrays = {}
-    try:
-        file_size = path.stat().st_size
-        with zipfile.ZipFile(path) as archive:
-            for member in members:
-                try:
-                    info = archive.getinfo(member + ".npy")
-                except KeyError:
-                    raise WavelensError(f"{where} has no array '{member}' (the report draws it); {_RERUN}.") \
-                        from None
-                # The declared sizes must fit the bytes present (a deflated member can grow ~1000x at most).
-                if info.compress_size > file_size or info.file_size > 1100 * info.compress_size + 4096:
-                    raise ValueError(f"member {member} declares {info.file_size} bytes, more than the file holds")
-                with archive.open(info) as stream:
-                    shape, _, dtype = _npy_header(stream, member)
-                if dtype.hasobject:
-                    raise WavelensError(f"{where}: '{member}' holds Python objects (dtype {dtype}), which wavelens "
-                                        f"never unpickles; expected numbers; {_RERUN}.")
-                if math.prod(shape) * dtype.itemsize > info.file_size:
-                    raise ValueError(f"'{member}' declares shape {shape} of {dtype}, more than its "
-                                     f"{info.file_size} bytes")
-                with archive.open(info) as stream:
-                    arrays[member] = np.lib.format.read_array(stream, allow_pickle=False,
-                                                              max_header_size=_HEADER_LIMIT)
-    except WavelensError:
-        raise
-    except OSError as exc:
-        if exc.errno is None:  # not an I/O error: a malformed stream (gzip, zlib...)
-            reason = f"{type(exc).__name__}: {exc}"
-        else:
-            raise WavelensError(f"cannot read {where}: {exc.strerror}; check its permissions.") from None
-    except Exception as exc:  # noqa: BLE001 - any failure to parse an untrusted file is the file's fault
-        reason = f"{type(exc).__name__}: {exc}"
-    else:
-        return arrays
-    reason = figures.clean_text(reason)[:160]
-    raise WavelensError(f"{where} is not a readable .npz file of wavelens ({reason}); {_RERUN}.")
-
-
-class _Arrays:
-    """Arrays of one results file (read from ``folder`` or given in memory), with checks that name the file."""
-
-    def __init__(self, folder, name, members, saved=None):
-        self.where = _shown(folder / name)
-        if saved is not None and name in saved:
-            self.arrays = {m: np.asarray(saved[name][m]) for m in members if m in saved[name]}
-            missing = [m for m in members if m not in self.arrays]
-            if missing:
-                raise WavelensError(f"{self.where} has no array '{missing[0]}' (the report draws it); {_RERUN}.")
-        else:
-            self.arrays = _read_npz(folder / name, list(members))
-        self.dims = {}
-        for member, (kinds, shape) in members.items():
-            self._check(member, kinds, shape)
-
-    def __getitem__(self, member):
-        return self.arrays[member]
-
-    def fail(self, member, expected, found):
-        raise WavelensError(f"{self.where}: '{member}' should be {expected}, found {found}; {_RERUN}.")
-
-    def _check(self, member, kinds, shape):
-        """``shape``: a tuple of sizes (ints) and names of sizes (bound on first use, shared by the
-        file's members); a name in brackets, e.g. "[C]", is an optional last axis (channels)."""
-        array = self.arrays[member]
-        kind_names = {_NUMBERS: "numbers", _INTEGERS: "integers", _TEXT: "text"}
-        if array.dtype.kind not in kinds and array.size:  # an empty list of captions is saved as floats
-            self.fail(member, f"an array of {kind_names[kinds]}", f"dtype {array.dtype}")
-        optional = bool(shape) and isinstance(shape[-1], str) and shape[-1].startswith("[")
-        fixed = shape[:-1] if optional else shape
-        if array.ndim not in ((len(fixed), len(fixed) + 1) if optional else (len(fixed),)):
-            axes = f"{len(fixed)} or {len(fixed) + 1}" if optional else f"{len(fixed)}"
-            self.fail(member, f"an array of {axes} axes {self._pattern(shape)}", f"shape {array.shape}")
-        names = list(fixed) + ([shape[-1].strip("[]")] if optional else [])
-        sizes = list(array.shape) + ([None] if optional and array.ndim == len(fixed) else [])
-        for name, size in zip(names, sizes):
-            if isinstance(name, int):
-                if size != name:
-                    self.fail(member, f"of shape {self._pattern(shape)}", f"shape {array.shape}")
-            elif name in self.dims and self.dims[name] != size:
-                self.fail(member, f"of shape {self._pattern(shape)} with {name} = "
-                                  f"{self.dims[name] if self.dims[name] is not None else 'no axis'} "
-                                  "as in the file's other arrays", f"shape {array.shape}")
-            else:
-                self.dims[name] = size
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            self.fail(member, "finite numbers", "NaN or infinite values")
-
-    @staticmethod
-    def _pattern(shape):
-        return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
-
-    def need(self, condition, member, expected, found):
-        if not condition:
-            self.fail(member, expected, found)
-
+# --- pieces of the page -----------------------------------------------------------------------
 
 def _channels(array, image_axes=2):
     """The channel count of an image (stack) whose images have ``image_axes`` axes without channels."""
@@ -479,16 +168,16 @@ def _curve_values(values):
 def _analyze_inputs(folder, s, saved):
     """The arrays the analyze report draws, checked against each other and the summary."""
     n_classes = len(s["dataset"]["class_names"])
-    data = _Arrays(folder, "report.npz", {
-        "sample_images": (_NUMBERS, ("s", "H", "W", "[C]")),
-        "sample_labels": (_INTEGERS, ("s",)),
-        "example_image": (_NUMBERS, ("H", "W", "[C]")),
-        "example_coefficients": (_NUMBERS, ("h", "w", "[c]")),
-        "example_rebuilds": (_NUMBERS, ("r", "H", "W", "[C]")),
-        "example_counts": (_INTEGERS, ("r",)),
-        "table_image_true": (_NUMBERS, ("P", n_classes)),
-        "table_image_random": (_NUMBERS, ("P", n_classes)),
-        "table_dataset_true": (_NUMBERS, ("D", n_classes)),
+    data = SavedArrays(folder, "report.npz", {
+        "sample_images": (NUMBERS, ("s", "H", "W", "[C]")),
+        "sample_labels": (INTEGERS, ("s",)),
+        "example_image": (NUMBERS, ("H", "W", "[C]")),
+        "example_coefficients": (NUMBERS, ("h", "w", "[c]")),
+        "example_rebuilds": (NUMBERS, ("r", "H", "W", "[C]")),
+        "example_counts": (INTEGERS, ("r",)),
+        "table_image_true": (NUMBERS, ("P", n_classes)),
+        "table_image_random": (NUMBERS, ("P", n_classes)),
+        "table_dataset_true": (NUMBERS, ("D", n_classes)),
     }, saved)
     labels = data["sample_labels"]
     data.need(min(data.dims["H"], data.dims["W"]) >= 1 and data.dims["C"] != 0, "sample_images",
@@ -496,9 +185,9 @@ def _analyze_inputs(folder, s, saved):
     data.need(not len(labels) or (labels.min() >= 0 and labels.max() < n_classes), "sample_labels",
               f"class numbers in [0, {n_classes}) (summary.json names {n_classes} classes)",
               f"values from {labels.min() if len(labels) else 0} to {labels.max() if len(labels) else 0}")
-    arrays = _Arrays(folder, "arrays.npz", {
-        "singular_values": (_NUMBERS, ("n", "channels", "[k]")),  # (n, k) or (n, channels, k)
-        "rank_at_energy": (_NUMBERS, ("n",)),
+    arrays = SavedArrays(folder, "arrays.npz", {
+        "singular_values": (NUMBERS, ("n", "channels", "[k]")),  # (n, k) or (n, channels, k)
+        "rank_at_energy": (NUMBERS, ("n",)),
     }, saved)
     values = arrays["singular_values"]
     arrays.need(values.size > 0, "singular_values",
@@ -507,10 +196,10 @@ def _analyze_inputs(folder, s, saved):
     arrays.need(max_rank <= values.shape[-1], "singular_values",
                 f"{max_rank} values per image (summary.json's lowrank.max_possible_rank)",
                 f"{values.shape[-1]}")
-    patterns = _Arrays(folder, "patterns.npz", {
-        "prototypes_pixel": (_NUMBERS, ("P", "ph", "pw", "[pc]")),
-        "prototype_counts": (_NUMBERS, ("P",)),
-        "dataset_patterns_pixel": (_NUMBERS, ("D", "dh", "dw", "[dc]")),
+    patterns = SavedArrays(folder, "patterns.npz", {
+        "prototypes_pixel": (NUMBERS, ("P", "ph", "pw", "[pc]")),
+        "prototype_counts": (NUMBERS, ("P",)),
+        "dataset_patterns_pixel": (NUMBERS, ("D", "dh", "dw", "[dc]")),
     }, saved)
     for member, letter, other in (("prototypes_pixel", "P", "table_image_true"),
                                   ("dataset_patterns_pixel", "D", "table_dataset_true")):
@@ -634,10 +323,10 @@ def _communities_headline(s):
 
 def _communities_sections(folder, s, draw):
     c = s["communities"]
-    data = _Arrays(folder, "report.npz", {
-        "member_images": (_NUMBERS, ("m", "H", "W", "[C]")),
-        "member_communities": (_INTEGERS, ("g",)),
-        "member_counts": (_INTEGERS, ("g",)),
+    data = SavedArrays(folder, "report.npz", {
+        "member_images": (NUMBERS, ("m", "H", "W", "[C]")),
+        "member_communities": (INTEGERS, ("g",)),
+        "member_counts": (INTEGERS, ("g",)),
     })
     counts = data["member_counts"]
     data.need(not len(counts) or (counts.min() >= 0 and int(counts.sum()) <= len(data["member_images"])),
@@ -702,7 +391,7 @@ _PAIR_COLUMNS = ("index_a", "index_b", "similarity", "class_a", "class_b", "labe
 def _duplicate_rows(folder, limit=20):
     path = folder / "duplicates.csv"
     if not path.is_file():
-        raise WavelensError(f"{_shown(path)} is missing (the report lists its first pairs); {_RERUN}.")
+        raise WavelensError(f"{message_text(path)} is missing (the report lists its first pairs); {RERUN}.")
     rows = []
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
@@ -711,18 +400,19 @@ def _duplicate_rows(folder, limit=20):
                     break
                 rows.append("<tr>" + "".join(f"<td>{_h(row.get(k) or '')}</td>" for k in _PAIR_COLUMNS) + "</tr>")
     except OSError as exc:
-        raise WavelensError(f"cannot read {_shown(path)}: {exc.strerror or exc}; check its permissions.") from None
+        raise WavelensError(f"cannot read {message_text(path)}: {exc.strerror or exc}; check its "
+                            "permissions.") from None
     except csv.Error as exc:
         reason = figures.clean_text(str(exc))[:120]
-        raise WavelensError(f"{_shown(path)} is not a readable CSV file ({reason}); {_RERUN}.") from None
+        raise WavelensError(f"{message_text(path)} is not a readable CSV file ({reason}); {RERUN}.") from None
     return rows
 
 
 def _duplicates_sections(folder, s, draw):
-    data = _Arrays(folder, "report.npz", {
-        "pair_images_a": (_NUMBERS, ("q", "H", "W", "[C]")),
-        "pair_images_b": (_NUMBERS, ("q", "H", "W", "[C]")),
-        "pair_captions": (_TEXT, ("q",)),
+    data = SavedArrays(folder, "report.npz", {
+        "pair_images_a": (NUMBERS, ("q", "H", "W", "[C]")),
+        "pair_images_b": (NUMBERS, ("q", "H", "W", "[C]")),
+        "pair_captions": (TEXT, ("q",)),
     })
     data.need(min(data.dims["H"], data.dims["W"]) >= 1 and data.dims["C"] != 0, "pair_images_a",
               "images of at least 1x1 pixels", f"shape {data['pair_images_a'].shape}")
@@ -776,7 +466,7 @@ def _write_error(target, exc):
             errno.EACCES: "make the folder writable", errno.EPERM: "make the folder writable",
             errno.EROFS: "the folder is on a read-only file system",
             errno.EISDIR: "remove or rename the folder of that name"}.get(exc.errno, "check the folder")
-    return WavelensError(f"cannot write {_shown(target)}: {exc.strerror or exc}; {hint} and run the command "
+    return WavelensError(f"cannot write {message_text(target)}: {exc.strerror or exc}; {hint} and run the command "
                          "again (nothing else was changed).")
 
 
@@ -846,14 +536,15 @@ def start_report(folder, *, summary=None, saved=None):
     folder = Path(folder)
     if not folder.is_dir():
         what = "it is a file" if folder.exists() else "it does not exist"
-        raise WavelensError(f"{_shown(folder)} is not a folder: {what}; give the --out folder of a wavelens command.")
+        raise WavelensError(f"{message_text(folder)} is not a folder: {what}; give the --out folder of a wavelens "
+                            "command.")
     if summary is not None:
         name, s = "summary.json", summary
     else:
-        name, s = _read_summary(folder)
-    kind = _kind(name, s)
+        name, s = read_summary(folder)
+    kind = summary_kind(name, s)
     if summary is None:
-        _check_summary(folder / name, kind, s)
+        check_summary(folder / name, kind, s)
     draw = Drawings()
     try:
         if kind == "noise-curve":
@@ -873,8 +564,8 @@ def start_report(folder, *, summary=None, saved=None):
         if summary is not None or isinstance(exc, WavelensError):
             raise  # a summary made in memory is not input: that would be a bug, worth its traceback
         reason = figures.clean_text(f"{type(exc).__name__}: {exc}")[:120]
-        raise WavelensError(f"{_shown(folder / name)} does not have the layout this version of wavelens writes "
-                            f"({reason}); {_RERUN}.") from None
+        raise WavelensError(f"{message_text(folder / name)} does not have the layout this version of wavelens writes "
+                            f"({reason}); {RERUN}.") from None
     command = s.get("command") or "(not recorded)"
     params = "".join(f"<tr><td>{_h(k)}</td><td>{_h(json.dumps(v, default=str))}</td></tr>"
                      for k, v in (s.get("params") or {}).items())
