@@ -20,24 +20,14 @@ import json
 import numpy as np
 
 from ._npy import NpzArchive, NpzRefused
-from ._validation import WavelensError, printable
+from ._validation import WavelensError, printable, shown
 
-__all__ = ["INTEGERS", "NUMBERS", "RERUN", "TEXT", "SavedArrays", "check_summary", "message_text", "read_summary",
-           "summary_kind"]
+__all__ = ["INTEGERS", "NUMBERS", "RERUN", "TEXT", "SavedArrays", "check_summary", "read_summary", "summary_kind"]
 
 RERUN = "give the --out folder of a wavelens command, or run that command again to rewrite its results"
 
 
-# --- text for messages ------------------------------------------------------------------------
-
-def message_text(path, limit=200):
-    """A path (or any text) for a one-line error message: printable (line breaks and control
-    characters as escapes, undecodable bytes as U+FFFD), long text cut in the middle."""
-    text = printable(path)
-    if len(text) > limit:
-        text = text[:limit // 2] + "..." + text[-limit // 2:]
-    return text
-
+# --- the JSON summary ------------------------------------------------------------------------
 
 def _found(value):
     """What a JSON value is, for an error message."""
@@ -46,17 +36,15 @@ def _found(value):
     if isinstance(value, bool):
         return f"{str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {message_text(value, 40)}"
+        return f"the number {shown(value, 40)}"
     if isinstance(value, str):
-        return f"the string {message_text(repr(value), 40)}"
+        return f"the string {shown(repr(value), 40)}"
     if isinstance(value, list):
         return f"a list of {len(value)} items"
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
 
-
-# --- the JSON summary ------------------------------------------------------------------------
 
 class _Malformed(Exception):
     """A value in a results file is not what the report needs (raised as WavelensError with the file)."""
@@ -112,7 +100,7 @@ def _check(value, spec, where):
         if not isinstance(value, dict):
             raise _Malformed(f"'{where}' should be an object {{...}}, found {_found(value)}")
         for key, element in value.items():
-            _check(element, spec[1], f"{where}.{message_text(key, 40)}")
+            _check(element, spec[1], f"{where}.{shown(key, 40)}")
     else:
         accepts, expected = _LEAVES[spec]
         if not accepts(value):
@@ -196,7 +184,7 @@ def check_summary(path, kind, s):
         if kind == "noise-curve" and not any(r["kind"] == "image_patterns" for r in s["rows"]):
             raise _Malformed("'rows' should hold rows of kind \"image_patterns\", found none")
     except _Malformed as exc:
-        raise WavelensError(f"{message_text(path)} is not a wavelens {kind} summary this report can read: {exc}; "
+        raise WavelensError(f"{shown(path)} is not a wavelens {kind} summary this report can read: {exc}; "
                             f"{RERUN}.") from None
 
 
@@ -215,23 +203,23 @@ def read_summary(folder):
             try:
                 content = json.loads(path.read_bytes())
             except OSError as exc:
-                raise WavelensError(f"cannot read {message_text(path)}: {exc.strerror or exc}; check its "
+                raise WavelensError(f"cannot read {shown(path)}: {exc.strerror or exc}; check its "
                                     "permissions.") from None
             except (ValueError, RecursionError) as exc:  # ValueError: not JSON, or not UTF-8
                 reason = printable(f"{type(exc).__name__}: {exc}")[:120]
-                raise WavelensError(f"{message_text(path)} is not readable JSON ({reason}); {RERUN}.") from None
+                raise WavelensError(f"{shown(path)} is not readable JSON ({reason}); {RERUN}.") from None
             return name, content
     try:
         empty = not any(True for _ in folder.iterdir())
     except OSError as exc:
-        raise WavelensError(f"cannot read the folder {message_text(folder)}: {exc.strerror or exc}; check its "
+        raise WavelensError(f"cannot read the folder {shown(folder)}: {exc.strerror or exc}; check its "
                             "permissions.") from None
     if not empty:
         what = "holds no wavelens results (no summary.json or noise_curve.json)"
     else:
         what = "is empty: it holds no wavelens results"
     raise WavelensError(
-        f"{message_text(folder)} {what}; give the --out folder of 'wavelens analyze', 'communities', 'duplicates' "
+        f"{shown(folder)} {what}; give the --out folder of 'wavelens analyze', 'communities', 'duplicates' "
         "or 'noise-curve'."
     )
 
@@ -249,7 +237,7 @@ def _read_npz(path, members):
     Each member is read by :class:`NpzArchive`: never unpickled, and allocated only after its entry,
     header and declared size are checked against the bytes the file holds.
     """
-    where = message_text(path)
+    where = shown(path)
     if not path.is_file():
         what = "is not a file" if path.exists() else "is missing"
         raise WavelensError(f"{where} {what} (the report draws from it); {RERUN}.")
@@ -294,7 +282,7 @@ class SavedArrays:
     """
 
     def __init__(self, folder, name, members, saved=None):
-        self.where = message_text(folder / name)
+        self.where = shown(folder / name)
         if saved is not None and name in saved:
             self.arrays = {m: np.asarray(saved[name][m]) for m in members if m in saved[name]}
             missing = [m for m in members if m not in self.arrays]

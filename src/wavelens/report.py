@@ -33,9 +33,8 @@ import numpy as np
 
 from . import figures
 from ._drawing import Drawings
-from ._saved_results import (INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, message_text, read_summary,
-                             summary_kind)
-from ._validation import WavelensError
+from ._saved_results import INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, read_summary, summary_kind
+from ._validation import WavelensError, shown
 
 __all__ = ["PendingReport", "build_report", "start_report"]
 
@@ -391,7 +390,7 @@ _PAIR_COLUMNS = ("index_a", "index_b", "similarity", "class_a", "class_b", "labe
 def _duplicate_rows(folder, limit=20):
     path = folder / "duplicates.csv"
     if not path.is_file():
-        raise WavelensError(f"{message_text(path)} is missing (the report lists its first pairs); {RERUN}.")
+        raise WavelensError(f"{shown(path)} is missing (the report lists its first pairs); {RERUN}.")
     rows = []
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
@@ -400,11 +399,10 @@ def _duplicate_rows(folder, limit=20):
                     break
                 rows.append("<tr>" + "".join(f"<td>{_h(row.get(k) or '')}</td>" for k in _PAIR_COLUMNS) + "</tr>")
     except OSError as exc:
-        raise WavelensError(f"cannot read {message_text(path)}: {exc.strerror or exc}; check its "
-                            "permissions.") from None
+        raise WavelensError(f"cannot read {shown(path)}: {exc.strerror or exc}; check its permissions.") from None
     except csv.Error as exc:
         reason = figures.clean_text(str(exc))[:120]
-        raise WavelensError(f"{message_text(path)} is not a readable CSV file ({reason}); {RERUN}.") from None
+        raise WavelensError(f"{shown(path)} is not a readable CSV file ({reason}); {RERUN}.") from None
     return rows
 
 
@@ -466,7 +464,7 @@ def _write_error(target, exc):
             errno.EACCES: "make the folder writable", errno.EPERM: "make the folder writable",
             errno.EROFS: "the folder is on a read-only file system",
             errno.EISDIR: "remove or rename the folder of that name"}.get(exc.errno, "check the folder")
-    return WavelensError(f"cannot write {message_text(target)}: {exc.strerror or exc}; {hint} and run the command "
+    return WavelensError(f"cannot write {shown(target)}: {exc.strerror or exc}; {hint} and run the command "
                          "again (nothing else was changed).")
 
 
@@ -536,8 +534,7 @@ def start_report(folder, *, summary=None, saved=None):
     folder = Path(folder)
     if not folder.is_dir():
         what = "it is a file" if folder.exists() else "it does not exist"
-        raise WavelensError(f"{message_text(folder)} is not a folder: {what}; give the --out folder of a wavelens "
-                            "command.")
+        raise WavelensError(f"{shown(folder)} is not a folder: {what}; give the --out folder of a wavelens command.")
     if summary is not None:
         name, s = "summary.json", summary
     else:
@@ -564,7 +561,7 @@ def start_report(folder, *, summary=None, saved=None):
         if summary is not None or isinstance(exc, WavelensError):
             raise  # a summary made in memory is not input: that would be a bug, worth its traceback
         reason = figures.clean_text(f"{type(exc).__name__}: {exc}")[:120]
-        raise WavelensError(f"{message_text(folder / name)} does not have the layout this version of wavelens writes "
+        raise WavelensError(f"{shown(folder / name)} does not have the layout this version of wavelens writes "
                             f"({reason}); {RERUN}.") from None
     command = s.get("command") or "(not recorded)"
     params = "".join(f"<tr><td>{_h(k)}</td><td>{_h(json.dumps(v, default=str))}</td></tr>"
