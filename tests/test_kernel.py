@@ -160,9 +160,9 @@ def test_dataset_shares_for_a_non_orthogonal_transform(rng):
 @needs_kernel
 def test_analysis_without_the_kernel_agrees(monkeypatch):
     data = load_dataset("digits")
-    fast = analyze(data, random_repeats=2, n_jobs=2).summary()
+    fast = analyze(data, random_repeats=2, n_jobs=2).to_dict()
     monkeypatch.setattr(lowrank, "_top_spectra", None)
-    slow = analyze(data, random_repeats=2, n_jobs=2).summary()
+    slow = analyze(data, random_repeats=2, n_jobs=2).to_dict()
     assert fast["lowrank"] == pytest.approx(slow["lowrank"], rel=1e-6)
     true_fast = fast["association"]["image_patterns"]["true"]
     true_slow = slow["association"]["image_patterns"]["true"]

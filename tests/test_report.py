@@ -126,8 +126,9 @@ def test_analyze_report_in_browser(browser, tmp_path):
     _check_page(browser, out / "report.html",
                 ["findings", "samples", "wavelets", "lowrank", "patterns", "association", "provenance"])
     text = browser.find_element("tag name", "body").text
-    assert "The median image is the sum of" in text and "rank-1 patterns" in text
-    assert "Pattern-class NMI" in text and "wavelens analyze digits --out" in text
+    assert "the median image is the sum of" in text and "rank-1 patterns" in text
+    assert "image-pattern prototypes (counts) go with the classes: NMI" in text
+    assert "wavelens analyze digits --out" in text
     assert len(browser.execute_script("return document.images")) == 9
     # wavelens report rebuilds the same sections from the saved results
     (out / "report.html").unlink()

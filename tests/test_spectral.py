@@ -98,7 +98,7 @@ def test_find_communities_describes_mixing(rng):
     labels = clusters.copy()
     labels[clusters == 2] = np.arange((clusters == 2).sum()) % 2  # cluster 2 is half class 0, half class 1
     result = find_communities(_as_dataset(x, labels), features="all", n_neighbors=8, max_communities=8)
-    summary = result.summary()["communities"]
+    summary = result.to_dict()["communities"]
     assert summary["eigengap_k"] == summary["n_communities"] == 3
     described = summary["groups"][0]["communities"]
     assert sorted(c["size"] for c in described) == [50, 50, 50]
@@ -113,7 +113,7 @@ def test_find_communities_per_class(rng):
     labels = clusters // 2  # each class holds two separate clusters
     result = find_communities(_as_dataset(x, labels), features="all", n_neighbors=8, max_communities=6,
                               per_class=True)
-    groups = result.summary()["communities"]["groups"]
+    groups = result.to_dict()["communities"]["groups"]
     assert [g["name"] for g in groups] == ["c0", "c1"]
     assert [g["eigengap_k"] for g in groups] == [2, 2]
     assert sorted(np.unique(result.assignment).tolist()) == [0, 1, 2, 3]
@@ -197,8 +197,9 @@ def test_duplicates_cli_across_npz_files(tmp_path, rng):
                        "n_images_b_with_duplicate": 1}
     with open(out / "duplicates.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert rows == [{"index_a": "5", "index_b": "4", "similarity": "1.000000", "label_a": "2", "label_b": "1",
-                     "class_a": "2", "class_b": "1", "labels_disagree": "True", "exact": "True"}]
+    assert rows == [{"id_a": "5", "id_b": "4", "index_a": "5", "index_b": "4", "similarity": "1.000000",
+                     "label_a": "2", "label_b": "1", "class_a": "2", "class_b": "1", "labels_disagree": "True",
+                     "exact": "True"}]
 
 
 @pytest.mark.parametrize("args, match", [

@@ -15,7 +15,9 @@ from ._version import __version__
 # can configure BLAS before NumPy loads, and `import wavelens` stays cheap.
 _HOMES = {
     "WavelensError": "._validation",
-    "Analysis": ".analysis", "analyze": ".analysis",
+    "Analysis": ".analysis", "analyze": ".analysis", "noise_curve": ".analysis",
+    "CommunityAnalysis": ".spectral_analysis", "find_communities": ".spectral_analysis",
+    "DuplicateAnalysis": ".duplicate_analysis", "find_near_duplicates": ".duplicate_analysis",
     "Dataset": ".datasets", "load_dataset": ".datasets",
     "ImagePatterns": ".lowrank", "decompose_images": ".lowrank", "image_patterns": ".lowrank",
     "psnr": ".lowrank", "rank_at_energy": ".lowrank", "rebuild_from_patterns": ".lowrank",
@@ -38,6 +40,8 @@ def __dir__():
 
 __all__ = [
     "Analysis",
+    "CommunityAnalysis",
+    "DuplicateAnalysis",
     "Dataset",
     "ImagePatterns",
     "WaveletLayout",
@@ -45,9 +49,12 @@ __all__ = [
     "__version__",
     "analyze",
     "decompose_images",
+    "find_communities",
+    "find_near_duplicates",
     "image_patterns",
     "inverse_wavelet_transform",
     "load_dataset",
+    "noise_curve",
     "psnr",
     "rank_at_energy",
     "rebuild_from_patterns",

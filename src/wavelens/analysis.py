@@ -18,6 +18,7 @@ from .association import (class_signatures, compare_with_random, contingency_tab
                           share_table)
 from .datasets import Dataset
 from .dictionary import PatternDictionary, build_pattern_dictionary
+from .summaries import analysis_findings
 from .lowrank import ImagePatterns, decompose_images
 from .spectrum import DatasetPatterns, PixelGram, dataset_patterns, on_gram_route
 from .transform import wavelet_layout
@@ -31,15 +32,43 @@ NOISE_CURVE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 _ONE_PASS_GRAM_BYTES = 256 * 2 ** 20
 
 
-@dataclass
+@dataclass(repr=False)
 class Analysis:
-    """Everything ``wavelens analyze`` computed for one dataset.
+    """Everything ``analyze`` found for one dataset.
+
+    Look at it through :attr:`per_image` (a row per image), :meth:`association_table`
+    (true against random labels), :meth:`contingency` (patterns x classes) and
+    :meth:`summary` (plain words); :meth:`save` writes the result files and
+    :meth:`report` the HTML report.
 
     Attributes
     ----------
+    dataset : Dataset
+    params : dict
+        Every parameter used.
+    patterns : ImagePatterns
+        The per-image rank-1 patterns.
+    layout : WaveletLayout
+    dictionary : PatternDictionary
+        The prototypes of the image patterns and each image's bag of them.
+    dataset_patterns : DatasetPatterns
     labels : ndarray
         The labels the association used: the dataset's, or noisy ones with
         ``label_noise``.
+    association : dict
+        The association statistics, as ``summary.json`` holds them.
+    spectrum : dict
+    timings_s : dict
+        Seconds per stage.
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> result = wavelens.analyze(wavelens.load_dataset("digits", limit=300), n_patterns=10)
+    >>> result
+    Analysis(digits (all): 300 images of 8x8, 10 classes; image-pattern NMI 0.3..., random 0.0...)
+    >>> result.per_image.columns[:5].tolist()
+    ['id', 'index', 'label', 'class_name', 'rank_at_energy']
     """
 
     dataset: Dataset
@@ -53,6 +82,81 @@ class Analysis:
     spectrum: dict
     timings_s: dict = field(default_factory=dict)
     command: str = None
+
+    def __repr__(self):
+        d, image = self.dataset, self.association["image_patterns"]
+        shape = "x".join(str(s) for s in d.image_shape)
+        random = f", random {image['random']['nmi']:.4f}" if "random" in image else ""
+        return (f"Analysis({d.name} ({d.split}): {d.n_images} images of {shape}, {d.n_classes} classes; "
+                f"image-pattern NMI {image['true']['nmi']:.3f}{random})")
+
+    def summary(self):
+        """What the analysis found, in plain words (what the command line prints)."""
+        return "\n".join(analysis_findings(self.to_dict()))
+
+    @property
+    def per_image(self):
+        """A pandas DataFrame with a row per image: its id (and file path when it has one), position,
+        label and class name, r(e), numerical rank, relative error and PSNR of the image rebuilt from
+        its top r(e) patterns, its top-k pattern prototypes and their energy shares, and its dominant
+        dataset pattern."""
+        import pandas as pd
+
+        d, p, dictionary = self.dataset, self.patterns, self.dictionary
+        columns = {"id": _ids(d)}
+        if getattr(d, "paths", None) is not None:
+            columns["path"] = d.paths
+        columns.update(index=d.index, label=d.labels, class_name=np.asarray(d.class_names, dtype=object)[d.labels])
+        if self.params.get("label_noise"):
+            columns["noisy_label"] = self.labels
+        columns.update(rank_at_energy=p.rank_at_energy, numerical_rank=p.numerical_rank,
+                       relative_error=p.relative_error, psnr_db=p.psnr_db)
+        for j in range(dictionary.top_k):
+            columns[f"image_pattern_{j + 1}"] = dictionary.assignments[:, j]
+            columns[f"image_pattern_weight_{j + 1}"] = dictionary.weights[:, j]
+        columns["dominant_dataset_pattern"] = self.dataset_patterns.dominant
+        return pd.DataFrame(columns)
+
+    def association_table(self):
+        """A pandas DataFrame of the association statistics, a row per pattern kind and labelling
+        (``true``, ``random``: the mean over permutations, with its standard deviation), with the
+        z-score and permutation p-value of the NMI."""
+        import pandas as pd
+
+        rows = []
+        for kind in ("image_patterns", "dataset_patterns"):
+            stats = self.association[kind]
+            rows.append({"kind": kind, "labels": "true", **stats["true"], "z_score": stats.get("z_score"),
+                         "p_value": stats.get("p_value"), "n_patterns": stats["n_patterns"]})
+            if "random" in stats:
+                rows.append({"kind": kind, "labels": "random", **stats["random"], "n_patterns": stats["n_patterns"]})
+        return pd.DataFrame(rows)
+
+    def contingency(self, kind="image_patterns", weighting="counts"):
+        """The patterns x classes table of ``kind`` ('image_patterns' or 'dataset_patterns'),
+        weighted by ``weighting`` ('counts' or 'energy'), as a pandas DataFrame."""
+        import pandas as pd
+
+        tables = self.tables()
+        if kind not in tables or weighting not in tables[kind]:
+            raise WavelensError(f"contingency(kind={kind!r}, weighting={weighting!r}): kind must be one of "
+                                f"{', '.join(tables)} and weighting one of counts, energy.")
+        table = tables[kind][weighting]
+        return pd.DataFrame(table, columns=pd.Index(self.dataset.class_names, name="class"),
+                            index=pd.RangeIndex(len(table), name="pattern"))
+
+    def save(self, folder, *, overwrite=False, report=True):
+        """Write the result files into ``folder`` (see the README), all or nothing; returns
+        the summary record written to ``summary.json``."""
+        from .results import write_analysis
+
+        return write_analysis(self, folder, overwrite=overwrite, report=report)
+
+    def report(self, path, *, overwrite=False):
+        """Write the HTML report to the file ``path`` (one self-contained page); returns the path."""
+        from .results import write_analysis_report
+
+        return write_analysis_report(self, path, overwrite=overwrite)
 
     def tables(self):
         """Contingency tables {kind: {"counts": ..., "energy": ...}} of both pattern kinds."""
@@ -72,8 +176,8 @@ class Analysis:
             },
         }
 
-    def summary(self):
-        """The JSON-ready summary written to ``summary.json``."""
+    def to_dict(self):
+        """The JSON-ready record written to ``summary.json``."""
         d = self.dataset
         return {
             "wavelens_version": __version__,
@@ -94,6 +198,12 @@ class Analysis:
             "association": self.association,
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
+
+
+def _ids(dataset):
+    """Each image's id: the dataset's own, or its position in its split."""
+    ids = getattr(dataset, "ids", None)
+    return np.asarray(ids) if ids is not None else dataset.index.astype(str)
 
 
 def _finite_or_none(value):

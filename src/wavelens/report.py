@@ -34,6 +34,7 @@ import numpy as np
 from . import figures
 from ._drawing import Drawings
 from ._saved_results import INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, read_summary, summary_kind
+from .summaries import analysis_findings, communities_findings, duplicates_findings, noise_curve_findings
 from ._validation import WavelensError, shown
 
 __all__ = ["PendingReport", "build_report", "start_report"]
@@ -82,66 +83,8 @@ def _section(section_id, title, intro, body):
     return f'<section id="{section_id}"><h2>{html.escape(title)}</h2><p>{intro}</p>{body}</section>'
 
 
-def _fmt(value, digits=3):
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return _h(value)
-
-
-def _z_text(z):
-    return "n/a" if z is None else f"{z:,.0f}" if abs(z) >= 10 else f"{z:.2f}"
-
-
-def _p_text(stats):
-    repeats = stats["random"]["repeats"]
-    if stats["p_value"] <= 1 / (repeats + 1):
-        return f"p &le; {stats['p_value']:.2g}, the smallest {repeats} permutations can give"
-    return f"p = {stats['p_value']:.2g}"
-
-
-# --- analyze ---------------------------------------------------------------------------------
-
-def _association_verdict(stats):
-    true, random = stats["true"]["nmi"], stats["random"]["nmi"]
-    spread = stats["random"]["nmi_std"]
-    if true > random + 4 * spread and true > 2 * random:
-        return "the patterns go with the classes far beyond chance"
-    return "no more association with the classes than random labels give"
-
-
 def _analyze_headline(s):
-    lr, a, sp = s["lowrank"], s["association"], s.get("spectrum") or {}
-    image = a["image_patterns"]
-    psnr = "exact" if lr["psnr_db_median"] is None else f"{lr['psnr_db_median']:.1f} dB"
-    items = [
-        f"The median image is the sum of <b>{lr['rank_median']:g} rank-1 patterns</b> (of "
-        f"{lr['max_possible_rank']} possible) for {lr['energy']:.0%} of its energy; 95% of images need at most "
-        f"{lr['rank_p95']:g}. Rebuilt from them, the median image has PSNR {psnr}.",
-    ]
-    if "random" in image:
-        items.append(
-            f"Pattern-class NMI <b>{image['true']['nmi']:.3f}</b> with the labels, "
-            f"<b>{image['random']['nmi']:.4f}</b> &plusmn; {image['random']['nmi_std']:.2g} with randomly permuted "
-            f"labels (z = {_z_text(image['z_score'])}, {_p_text(image)}): {_association_verdict(image)}.")
-    else:
-        items.append(f"Pattern-class NMI <b>{image['true']['nmi']:.3f}</b> with the labels (no random-label "
-                     "control was run: random_repeats was 0).")
-    if a.get("label_noise"):
-        items.append(f"This run replaced <b>{a['label_noise']:.0%}</b> of the labels at random (--label-noise).")
-    if sp.get("numerical_rank_wavelet") is not None:
-        energy = f"{sp['energy']:.0%}" if "energy" in sp else "most"
-        items.append(f"The dataset matrix has numerical rank {_fmt(sp['numerical_rank_wavelet'])} (pixels: "
-                     f"{_fmt(sp.get('numerical_rank_pixel'))}); {_fmt(sp.get('n_patterns_at_energy'))} dataset "
-                     f"patterns hold {energy} of its energy.")
-    curve = a.get("noise_curve")
-    if curve:
-        half = min(curve, key=lambda r: abs(r["fraction"] - 0.5))
-        items.append(f"As labels are corrupted the association falls: NMI {curve[0]['nmi']:.3f} with clean "
-                     f"labels, {half['nmi']:.3f} with {half['fraction']:.0%} random, {curve[-1]['nmi']:.4f} with "
-                     f"{curve[-1]['fraction']:.0%} random.")
-    return items
+    return [_h(sentence) for sentence in analysis_findings(s)]
 
 
 def _association_table(a):
@@ -302,22 +245,7 @@ def _make_up(classes, n):
 
 
 def _communities_headline(s):
-    c = s["communities"]
-    groups = c["groups"]
-    items = [f"<b>{c['n_communities']} communities</b> of similar images" +
-             (f" (eigengap estimate {c['eigengap_k']})" if c["eigengap_k"] else " over the classes") +
-             f"; <b>{len(c['mixed'])}</b> of them mixed (no class above {s['params']['mixed_threshold']:.0%})."]
-    communities = [x for g in groups for x in g["communities"]]
-    purest = sorted(communities, key=lambda x: (-x["purity"], -x["size"]))[:1]
-    for x in purest:
-        items.append(f"The purest community: {x['size']} images, {x['purity']:.0%} {_h(x['top_class'])}.")
-    for x in [x for x in communities if x["mixed"]][:3]:
-        items.append(f"Mixed community {x['community']} ({x['size']} images): {_make_up(x['classes'], 3)}: "
-                     "these classes overlap.")
-    items.append(f"Numerical rank: pixel matrix {_fmt(c['numerical_rank']['pixel'])}, wavelet matrix "
-                 f"{_fmt(c['numerical_rank']['wavelet'])}; {c['features']['n_features']} of "
-                 f"{c['features']['n_total']} coefficients used ({_h(c['features']['method'])}).")
-    return items
+    return [_h(sentence) for sentence in communities_findings(s)]
 
 
 def _communities_sections(folder, s, draw):
@@ -375,13 +303,7 @@ def _split(dataset):
 
 
 def _duplicates_headline(s):
-    d = s["duplicates"]
-    a, b = s["dataset_a"], s["dataset_b"]
-    where = (f"within {_h(a['name'])}" if b is None else
-             f"between {_h(a['name'])} ({_split(a)}) and {_h(b['name'])} ({_split(b)})")
-    return [f"<b>{d['n_pairs']}</b> near-duplicate pairs (cosine &ge; {_h(s['params']['threshold'])}) {where}; "
-            f"{d['n_exact']} exact copies; <b>{d['n_labels_disagree']}</b> pairs whose labels disagree.",
-            f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate."]
+    return [_h(sentence) for sentence in duplicates_findings(s)]
 
 
 _PAIR_COLUMNS = ("index_a", "index_b", "similarity", "class_a", "class_b", "labels_disagree", "exact")
@@ -430,10 +352,7 @@ def _duplicates_sections(folder, s, draw):
 
 
 def _noise_headline(c):
-    rows = [r for r in c["rows"] if r["kind"] == "image_patterns"]
-    return [f"NMI of image patterns with classes: <b>{rows[0]['nmi']:.3f}</b> at {rows[0]['fraction']:.0%} random "
-            f"labels, <b>{rows[-1]['nmi']:.4f}</b> at {rows[-1]['fraction']:.0%} (permuted-label control "
-            f"{_fmt(rows[-1].get('random_nmi'))})."]
+    return [_h(sentence) for sentence in noise_curve_findings(c)]
 
 
 def _noise_sections(c, draw):

@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._outdir import OutputFolder
+from ._validation import WavelensError, shown
 from .report_data import report_arrays, write_member_images, write_pair_images
 
 __all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
@@ -133,6 +135,34 @@ def result_arrays(analysis):
     )
 
 
+def _analysis_arrays(analysis, tables_by_kind):
+    """The arrays the result files hold and the report draws from, by file name."""
+    return {"arrays.npz": result_arrays(analysis), "patterns.npz": pattern_arrays(analysis),
+            "report.npz": report_arrays(analysis, tables_by_kind)}
+
+
+def write_analysis_report(analysis, path, *, overwrite=False):
+    """Write the HTML report of ``analysis`` to the file ``path`` (nothing else is written).
+
+    An existing ``path`` is replaced only with ``overwrite``; the report is written beside it
+    first and moved into place whole.
+    """
+    import tempfile
+
+    from .report import start_report
+
+    path = Path(path)
+    if path.is_dir() or (path.exists() and not overwrite):
+        what = "is a folder" if path.is_dir() else "exists (pass overwrite=True to replace it)"
+        raise WavelensError(f"The report path {shown(path)} {what}; name a new .html file.")
+    if not path.parent.is_dir():
+        raise WavelensError(f"The report path {shown(path)}: its folder does not exist; create it first.")
+    with tempfile.TemporaryDirectory(prefix=".wavelens-report-", dir=path.parent) as folder:
+        start_report(folder, summary=analysis.to_dict(), saved=_analysis_arrays(analysis, analysis.tables())).write()
+        os.replace(Path(folder) / "report.html", path)
+    return path
+
+
 def write_analysis(analysis, out, *, overwrite=False, report=True):
     """Write every result of ``analysis`` into ``out``, all or nothing.
 
@@ -147,11 +177,10 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
     start = time.perf_counter()
     with _staging(out, overwrite, [analysis.dataset.source]) as staging:
         tables_by_kind = analysis.tables()
-        arrays = {"arrays.npz": result_arrays(analysis), "patterns.npz": pattern_arrays(analysis),
-                  "report.npz": report_arrays(analysis, tables_by_kind)}
+        arrays = _analysis_arrays(analysis, tables_by_kind)
         # The report's figures are drawn from these arrays while the files are written
         # (when a figure process was started; otherwise once they are written).
-        pending = _start_report(staging, analysis.summary(), arrays) if report else None
+        pending = _start_report(staging, analysis.to_dict(), arrays) if report else None
 
         def contingency_csvs():
             for kind, tables in tables_by_kind.items():
@@ -177,7 +206,7 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
 def _finish(staging, analysis, start, pending_report=None):
     """Record the write time, write summary.json, and finish ``pending_report`` if given."""
     analysis.timings_s["write"] = time.perf_counter() - start
-    summary = analysis.summary()
+    summary = analysis.to_dict()
     write_json(staging / "summary.json", summary)
     if pending_report is not None:
         pending_report.write()
@@ -245,22 +274,16 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
     return summary
 
 
-def write_duplicates(pairs, dataset_a, dataset_b, out, *, overwrite=False, summary=None, report=True):
-    """``duplicates.csv`` (a row per pair), ``summary.json`` and the report."""
-    labels_a = dataset_a.labels[pairs.index_a]
-    labels_b = dataset_b.labels[pairs.index_b]
-    with _staging(out, overwrite, [dataset_a.source, dataset_b.source]) as staging:
-        with open(staging / "duplicates.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["index_a", "index_b", "similarity", "label_a", "label_b", "class_a", "class_b",
-                             "labels_disagree", "exact"])
-            writer.writerows(zip(
-                dataset_a.index[pairs.index_a].tolist(), dataset_b.index[pairs.index_b].tolist(),
-                [f"{s:.6f}" for s in pairs.similarity.tolist()], labels_a.tolist(), labels_b.tolist(),
-                [dataset_a.class_names[c] for c in labels_a.tolist()],
-                [dataset_b.class_names[c] for c in labels_b.tolist()],
-                (labels_a != labels_b).tolist(), pairs.exact.tolist()))
-        write_json(staging / "summary.json", summary or {})
-        write_pair_images(staging / "report.npz", pairs, dataset_a, dataset_b)
+def write_duplicates(result, out, *, overwrite=False, report=True):
+    """``duplicates.csv`` (a row per pair: :attr:`DuplicateAnalysis.pairs_table`), ``summary.json``
+    and the report of a :class:`~wavelens.duplicate_analysis.DuplicateAnalysis`."""
+    a, b = result.dataset_a, result.dataset_b
+    start = time.perf_counter()
+    with _staging(out, overwrite, [a.source, b.source]) as staging:
+        table = result.pairs_table
+        table.to_csv(staging / "duplicates.csv", index=False, float_format="%.6f", encoding="utf-8")
+        write_pair_images(staging / "report.npz", result.pairs, a, b)
+        summary = _finish(staging, result, start)
         if report:
             _build_report(staging)
+    return summary

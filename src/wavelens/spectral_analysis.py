@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._progress import stage
+from .analysis import _ids
+from .summaries import communities_findings
 from ._validation import WavelensError, check_positive_int, check_seed
 from ._version import __version__
 from .communities import describe_communities, spectral_communities
@@ -23,7 +25,7 @@ __all__ = ["CommunityAnalysis", "find_communities"]
 LAPLACIAN_SAMPLE = 10_000
 
 
-@dataclass
+@dataclass(repr=False)
 class CommunityAnalysis:
     """Communities of a dataset, over all images or within each class.
 
@@ -46,7 +48,51 @@ class CommunityAnalysis:
     timings_s: dict = field(default_factory=dict)
     command: str = None
 
+    def __repr__(self):
+        d = self.dataset
+        return (f"CommunityAnalysis({d.name} ({d.split}): {d.n_images} images, {int(self.assignment.max()) + 1} "
+                f"communities, {sum(len(g['mixed']) for g in self.groups)} mixed)")
+
     def summary(self):
+        """What the community analysis found, in plain words (what the command line prints)."""
+        return "\n".join(communities_findings(self.to_dict()))
+
+    @property
+    def per_image(self):
+        """A pandas DataFrame with a row per image: its id (and file path when it has one),
+        position, label, class name and community."""
+        import pandas as pd
+
+        d = self.dataset
+        columns = {"id": _ids(d)}
+        if getattr(d, "paths", None) is not None:
+            columns["path"] = d.paths
+        columns.update(index=d.index, label=d.labels, class_name=np.asarray(d.class_names, dtype=object)[d.labels],
+                       community=self.assignment)
+        return pd.DataFrame(columns)
+
+    @property
+    def communities(self):
+        """A pandas DataFrame with a row per community: its group (``all``, or the class with
+        per_class), size, purity, most common class, whether it is mixed, and its class make-up."""
+        import pandas as pd
+
+        rows = []
+        for group in self.groups:
+            for community in group["communities"]:
+                rows.append({"group": group["name"], "community": community["community"], "size": community["size"],
+                             "purity": community["purity"], "top_class": community["top_class"],
+                             "mixed": community["mixed"], "classes": dict(community["classes"])})
+        return pd.DataFrame(rows)
+
+    def save(self, folder, *, overwrite=False, report=True):
+        """Write ``summary.json``, ``communities.csv`` and the report into ``folder``, all or nothing."""
+        from .results import write_communities
+
+        return write_communities(self, folder, overwrite=overwrite, report=report)
+
+    def to_dict(self):
+        """The JSON-ready record written to ``summary.json``."""
         d = self.dataset
         whole = self.groups[0] if len(self.groups) == 1 else None
         return {

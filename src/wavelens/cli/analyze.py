@@ -22,52 +22,6 @@ def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, *, report=
     return result
 
 
-def _p_value(stats):
-    repeats = stats["random"]["repeats"]
-    if stats["p_value"] <= 1 / (repeats + 1):
-        return (f"permutation p = {stats['p_value']:.2g}, the smallest {repeats} permutations can give; "
-                "--random-repeats 999 resolves p down to 0.001")
-    return f"permutation p = {stats['p_value']:.2g}"
-
-
-def format_association(summary):
-    """Plain lines on how patterns relate to classes."""
-    a, s = summary["association"], summary["spectrum"]
-    lines = []
-    if a["label_noise"]:
-        lines.append(f"Labels: {a['label_noise']:.0%} replaced at random (--label-noise).")
-    names = {"image_patterns": "image-pattern prototypes (counts)",
-             "dataset_patterns": "dataset patterns (energy shares)"}
-    for kind, name in names.items():
-        stats = a[kind]
-        line = (f"Association of {stats['n_patterns']} {name} with classes: NMI {stats['true']['nmi']:.3f}, "
-                f"Cramer's V {stats['true']['cramers_v']:.3f}, purity {stats['true']['purity']:.3f}")
-        if "random" in stats:
-            z = "n/a" if stats["z_score"] is None else f"{stats['z_score']:,.0f}"
-            line += (f"; random labels NMI {stats['random']['nmi']:.4f} +/- {stats['random']['nmi_std']:.2g} "
-                     f"(z = {z}, {_p_value(stats)}).")
-        lines.append(line)
-    lines.append(f"Dataset matrix: numerical rank {s['numerical_rank_wavelet']} (pixels: {s['numerical_rank_pixel']}); "
-                 f"{s['n_patterns_at_energy']} dataset patterns hold {s['energy']:.0%} of its energy.")
-    return "\n".join(lines)
-
-
-def format_lowrank(summary):
-    """A few plain lines on what the low-rank analysis found."""
-    d, lr, p = summary["dataset"], summary["lowrank"], summary["params"]
-    shape = "x".join(str(s) for s in d["image_shape"])
-    psnr = "exact" if lr["psnr_db_median"] is None else f"{lr['psnr_db_median']:.1f} dB"
-    return "\n".join([
-        f"{d['name']} ({d['split']}): {d['n_images']} images of {shape}, {d['n_classes']} classes.",
-        f"Wavelet {p['wavelet']}, level {p['level']}, mode {p['mode']}: "
-        f"the median image needs {lr['rank_median']:g} of {lr['max_possible_rank']} rank-1 patterns "
-        f"for {lr['energy']:.0%} of its energy (mean {lr['rank_mean']:.2f}, 95th percentile "
-        f"{lr['rank_p95']:g}, max {lr['rank_max']}).",
-        f"Rebuilt from those patterns, the median image has PSNR {psnr} and relative error "
-        f"{lr['relative_error_median']:.3f}; median numerical rank {lr['numerical_rank_median']:g}.",
-    ])
-
-
 @click.command("analyze")
 @dataset_options
 @wavelet_options
@@ -99,7 +53,6 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
                               mode=mode, energy=energy, top_k=top_k, n_patterns=n_patterns, center=center,
                               random_repeats=random_repeats, label_noise=label_noise, report=not no_report)
         result.command = command_line()
-        summary = write_analysis(result, target, report=not no_report)
-    click.echo(format_lowrank(summary))
-    click.echo(format_association(summary))
+        write_analysis(result, target, report=not no_report)
+    click.echo(result.summary())
     click.echo(f"Results in {out}/" + ("." if no_report else "; open report.html in a browser."))

@@ -8,26 +8,17 @@ from ..spectral_analysis import find_communities
 from ._options import load_for_command, command_line, input_paths, dataset_options, output_options, wavelet_options
 
 
-def format_communities(summary, *, limit=40):
-    c, d = summary["communities"], summary["dataset"]
-    f = c["features"]
-    lines = [
-        f"{d['name']} ({d['split']}): {d['n_images']} images, {d['n_classes']} classes.",
-        f"Numerical rank: pixels {c['numerical_rank']['pixel']}, wavelet {c['numerical_rank']['wavelet']}. "
-        f"Features: {f['n_features']} of {f['n_total']} coefficients ({f['method']}, condition number "
-        f"{'n/a' if f['condition_number'] is None else format(f['condition_number'], '.3g')}).",
-    ]
-    for group in c["groups"]:
-        head = "" if group["name"] == "all" else f"[{group['name']}] "
-        gaps = ", ".join(f"{v:.4f}" for v in group["eigenvalues"][:min(12, len(group["eigenvalues"]))])
-        lines.append(f"{head}Smallest Laplacian eigenvalues: {gaps} ...; eigengap -> {group['eigengap_k']}; "
-                     f"{group['n_communities']} communities, {len(group['mixed'])} mixed.")
-        for community in group["communities"][:limit]:
-            make_up = ", ".join(f"{name} {n}" for name, n in
-                                sorted(community["classes"].items(), key=lambda item: -item[1])[:4])
-            flag = "  MIXED" if community["mixed"] else ""
-            lines.append(f"  {head}community {community['community']:3d}: {community['size']:6d} images, "
-                         f"purity {community['purity']:.2f} ({make_up}){flag}")
+def _community_lines(result, *, limit=40):
+    """A line per community (at most ``limit`` per group), from the result's community table."""
+    lines = []
+    table = result.communities
+    for group, members in table.groupby("group", sort=False):
+        head = "" if group == "all" else f"[{group}] "
+        for row in members.head(limit).itertuples():
+            make_up = ", ".join(f"{name} {n}" for name, n in sorted(row.classes.items(), key=lambda i: -i[1])[:4])
+            flag = "  MIXED" if row.mixed else ""
+            lines.append(f"  {head}community {row.community:3d}: {row.size:6d} images, purity {row.purity:.2f} "
+                         f"({make_up}){flag}")
     return "\n".join(lines)
 
 
@@ -78,6 +69,7 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
                                   params=params)
         result.timings_s = {"load": load_s, **result.timings_s}
         result.command = command_line()
-        summary = write_communities(result, target, report=not no_report)
-    click.echo(format_communities(summary))
+        write_communities(result, target, report=not no_report)
+    click.echo(result.summary())
+    click.echo(_community_lines(result))
     click.echo(f"Results in {out}/: summary.json, communities.csv" + ("." if no_report else ", report.html."))

@@ -48,7 +48,7 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
                               mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
                               random_repeats=random_repeats, report=not no_report)
         rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
-        summary = result.summary()
+        summary = result.to_dict()
         context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
         context["command"] = command_line()
         write_noise_curve(rows, target, context=context, report=not no_report)

@@ -1,0 +1,182 @@
+"""Near-duplicate images of a dataset, or between two (test against train): the pipeline and its result.
+
+Pure computation: :func:`find_near_duplicates` takes datasets and returns a
+:class:`DuplicateAnalysis`; the pair search itself is
+:func:`wavelens.duplicates.find_duplicates`.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import WavelensError
+from ._version import __version__
+from .duplicates import DuplicatePairs, find_duplicates
+from .summaries import duplicates_findings
+from .transform import wavelet_transform
+
+__all__ = ["DuplicateAnalysis", "find_near_duplicates"]
+
+
+def _describe(data):
+    return {"name": data.name, "split": data.split, "source": data.source, "n_images": data.n_images,
+            "image_shape": list(data.image_shape)}
+
+
+def _image_ids(dataset):
+    ids = getattr(dataset, "ids", None)
+    return np.asarray(ids) if ids is not None else dataset.index.astype(str)
+
+
+@dataclass(repr=False)
+class DuplicateAnalysis:
+    """Near-duplicate pairs within ``dataset_a``, or between ``dataset_a`` and ``dataset_b``.
+
+    Attributes
+    ----------
+    dataset_a, dataset_b : Dataset
+        ``dataset_b`` is ``dataset_a`` for a search within one dataset.
+    pairs : DuplicatePairs
+        Positions in A and B, cosine similarity, exact copies; most similar first.
+    params : dict
+    timings_s : dict
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> digits = wavelens.load_dataset("digits")
+    >>> found = wavelens.find_near_duplicates(digits, threshold=0.99)
+    >>> found.pairs_table.columns[:4].tolist()
+    ['id_a', 'id_b', 'similarity', 'exact']
+    """
+
+    dataset_a: object
+    dataset_b: object
+    pairs: DuplicatePairs
+    params: dict
+    within: bool
+    timings_s: dict = field(default_factory=dict)
+    command: str = None
+
+    def __repr__(self):
+        where = self.dataset_a.name if self.within else f"{self.dataset_a.name} vs {self.dataset_b.name}"
+        return (f"DuplicateAnalysis({where}: {len(self.pairs)} pairs at cosine >= {self.params['threshold']}, "
+                f"{int(self.pairs.exact.sum())} exact)")
+
+    @property
+    def labels_disagree(self):
+        return self.dataset_a.labels[self.pairs.index_a] != self.dataset_b.labels[self.pairs.index_b]
+
+    @property
+    def pairs_table(self):
+        """A pandas DataFrame with a row per pair, most similar first: both images' ids (and file
+        paths when they have them), positions, labels and class names, the cosine similarity,
+        whether the labels disagree and whether the pixels are identical."""
+        import pandas as pd
+
+        a, b, p = self.dataset_a, self.dataset_b, self.pairs
+        columns = {"id_a": _image_ids(a)[p.index_a], "id_b": _image_ids(b)[p.index_b],
+                   "similarity": p.similarity, "exact": p.exact}
+        for side, data, rows in (("a", a, p.index_a), ("b", b, p.index_b)):
+            if getattr(data, "paths", None) is not None:
+                columns[f"path_{side}"] = np.asarray(data.paths)[rows]
+            columns[f"index_{side}"] = data.index[rows]
+            columns[f"label_{side}"] = data.labels[rows]
+            columns[f"class_{side}"] = np.asarray(data.class_names, dtype=object)[data.labels[rows]]
+        columns["labels_disagree"] = self.labels_disagree
+        return pd.DataFrame(columns)
+
+    @property
+    def per_image(self):
+        """A pandas DataFrame with a row per image of A: its id (and path), label, class name, how
+        many near-duplicates it has and its most similar one (id and similarity)."""
+        import pandas as pd
+
+        a, p = self.dataset_a, self.pairs
+        count = np.bincount(p.index_a, minlength=a.n_images)
+        best = np.full(a.n_images, np.nan)
+        best_id = np.full(a.n_images, None, dtype=object)
+        order = np.argsort(p.similarity, kind="stable")  # the most similar pair of each image is written last
+        best[p.index_a[order]] = p.similarity[order]
+        best_id[p.index_a[order]] = _image_ids(self.dataset_b)[p.index_b[order]]
+        columns = {"id": _image_ids(a)}
+        if getattr(a, "paths", None) is not None:
+            columns["path"] = a.paths
+        columns.update(index=a.index, label=a.labels, class_name=np.asarray(a.class_names, dtype=object)[a.labels],
+                       n_duplicates=count, best_similarity=best, best_match=best_id)
+        return pd.DataFrame(columns)
+
+    def to_dict(self):
+        """The JSON-ready record written to ``summary.json``."""
+        p = self.pairs
+        return {
+            "wavelens_version": __version__,
+            "command": self.command,
+            "dataset_a": _describe(self.dataset_a),
+            "dataset_b": None if self.within else _describe(self.dataset_b),
+            "params": dict(self.params),
+            "duplicates": {
+                "n_pairs": int(len(p)),
+                "n_exact": int(p.exact.sum()),
+                "n_labels_disagree": int(self.labels_disagree.sum()),
+                "n_images_a_with_duplicate": int(len(np.unique(p.index_a))),
+                "n_images_b_with_duplicate": int(len(np.unique(p.index_b))),
+            },
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+        }
+
+    def summary(self):
+        """What the search found, in plain words (what the command line prints)."""
+        return "\n".join(duplicates_findings(self.to_dict()))
+
+    def save(self, folder, *, overwrite=False, report=True):
+        """Write ``duplicates.csv``, ``summary.json`` and the report into ``folder``, all or nothing."""
+        from .results import write_duplicates
+
+        return write_duplicates(self, folder, overwrite=overwrite, report=report)
+
+
+def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="db1", level=1,
+                         mode="periodization", n_jobs=None, params=None):
+    """Pairs of images whose wavelet coefficients have cosine similarity >= ``threshold``.
+
+    Parameters
+    ----------
+    dataset_a : Dataset
+    dataset_b : Dataset, default=None
+        Compare every image of A with every image of B (e.g. test against train);
+        None searches within A.
+    threshold : float, default=0.98
+        In (0, 1].
+    wavelet, level, mode :
+        The wavelet transform (see :func:`wavelens.wavelet_transform`).
+    n_jobs : int, default=None
+    params : dict, default=None
+        Further options to record (loader options...).
+
+    Returns
+    -------
+    DuplicateAnalysis
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise WavelensError(f"The 'threshold' parameter must be a number in (0, 1], e.g. 0.98. Got {threshold!r} "
+                            "instead.")
+    within = dataset_b is None
+    b = dataset_a if within else dataset_b
+    if b.image_shape != dataset_a.image_shape:
+        raise WavelensError(f"dataset_a has images of shape {dataset_a.image_shape} but dataset_b of "
+                            f"{b.image_shape}; compare datasets of one image size (resize one of them).")
+    timings = {}
+    start = time.perf_counter()
+    rows_a, _ = wavelet_transform(dataset_a.images, wavelet=wavelet, level=level, mode=mode, n_jobs=n_jobs)
+    rows_b = None if within else wavelet_transform(b.images, wavelet=wavelet, level=level, mode=mode,
+                                                   n_jobs=n_jobs)[0]
+    timings["transform"] = time.perf_counter() - start
+    start = time.perf_counter()
+    pairs = find_duplicates(rows_a, rows_b, threshold=threshold, images_a=dataset_a.images,
+                            images_b=None if within else b.images)
+    timings["search"] = time.perf_counter() - start
+    recorded = {"threshold": threshold, "wavelet": wavelet, "level": level, "mode": mode,
+                "split": dataset_a.split, "split_b": None if within else b.split, **(params or {})}
+    return DuplicateAnalysis(dataset_a, b, pairs, recorded, within, timings_s=timings)

@@ -1,0 +1,130 @@
+"""What each analysis found, in plain words: written once, for the result objects, the CLI and the report.
+
+Each function takes the JSON-ready record of a result (what ``summary.json``
+holds, so that ``wavelens report`` can say the same from the saved files) and
+returns a list of sentences. Text from the data (dataset and class names) is
+made printable here; the report HTML-escapes the sentences.
+"""
+
+from ._validation import printable
+
+__all__ = ["analysis_findings", "communities_findings", "duplicates_findings", "noise_curve_findings",
+           "association_verdict"]
+
+
+def _number(value, digits=3):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return printable(value)
+
+
+def _z(z):
+    return "n/a" if z is None else f"{z:,.0f}" if abs(z) >= 10 else f"{z:.2f}"
+
+
+def _p(stats):
+    repeats = stats["random"]["repeats"]
+    if stats["p_value"] <= 1 / (repeats + 1):
+        return (f"permutation p = {stats['p_value']:.2g}, the smallest {repeats} permutations can give; "
+                "999 random repeats resolve p down to 0.001")
+    return f"permutation p = {stats['p_value']:.2g}"
+
+
+def association_verdict(stats):
+    """Whether patterns go with the classes beyond what randomly permuted labels give, in words."""
+    true, random = stats["true"]["nmi"], stats["random"]["nmi"]
+    if true > random + 4 * stats["random"]["nmi_std"] and true > 2 * random:
+        return "the patterns go with the classes far beyond chance"
+    return "no more association with the classes than random labels give"
+
+
+def _association(stats, what):
+    line = (f"{what} with the classes: NMI {stats['true']['nmi']:.3f} (Cramer's V {stats['true']['cramers_v']:.3f}, "
+            f"purity {stats['true']['purity']:.3f})")
+    if "random" not in stats:
+        return line + "; no random-label control was run (random_repeats was 0)."
+    return (line + f", against {stats['random']['nmi']:.4f} +/- {stats['random']['nmi_std']:.2g} with randomly "
+            f"permuted labels (z = {_z(stats['z_score'])}, {_p(stats)}): {association_verdict(stats)}.")
+
+
+def _shape(shape):
+    return "x".join(str(s) for s in shape)
+
+
+def analysis_findings(summary):
+    """Sentences on what ``analyze`` found, from its ``summary.json`` record."""
+    d, lr, p = summary["dataset"], summary["lowrank"], summary["params"]
+    a, sp = summary["association"], summary.get("spectrum") or {}
+    psnr = "exact" if lr["psnr_db_median"] is None else f"{lr['psnr_db_median']:.1f} dB"
+    lines = [
+        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images of {_shape(d['image_shape'])}, "
+        f"{d['n_classes']} classes.",
+        f"Wavelet {p['wavelet']}, level {p['level']}, mode {p['mode']}: the median image is the sum of "
+        f"{lr['rank_median']:g} of {lr['max_possible_rank']} rank-1 patterns for {lr['energy']:.0%} of its energy "
+        f"(mean {lr['rank_mean']:.2f}; 95% of images need at most {lr['rank_p95']:g}, the most {lr['rank_max']}).",
+        f"Rebuilt from those patterns, the median image has PSNR {psnr} and relative error "
+        f"{lr['relative_error_median']:.3f}; median numerical rank {lr['numerical_rank_median']:g}.",
+    ]
+    if a.get("label_noise"):
+        lines.append(f"Labels: {a['label_noise']:.0%} replaced at random (label noise).")
+    image, data = a["image_patterns"], a["dataset_patterns"]
+    lines.append(_association(image, f"The {image['n_patterns']} image-pattern prototypes (counts) go"))
+    lines.append(_association(data, f"The {data['n_patterns']} dataset patterns (energy shares) go"))
+    if sp.get("numerical_rank_wavelet") is not None:
+        lines.append(f"Dataset matrix: numerical rank {_number(sp['numerical_rank_wavelet'])} (pixels: "
+                     f"{_number(sp.get('numerical_rank_pixel'))}); {_number(sp.get('n_patterns_at_energy'))} "
+                     f"dataset patterns hold {sp.get('energy', lr['energy']):.0%} of its energy.")
+    curve = a.get("noise_curve")
+    if curve:
+        half = min(curve, key=lambda r: abs(r["fraction"] - 0.5))
+        lines.append(f"As labels are made random the association falls: NMI {curve[0]['nmi']:.3f} with clean "
+                     f"labels, {half['nmi']:.3f} with {half['fraction']:.0%} random, {curve[-1]['nmi']:.4f} with "
+                     f"{curve[-1]['fraction']:.0%} random.")
+    return lines
+
+
+def _make_up(classes, n):
+    return ", ".join(f"{printable(k)} {v}" for k, v in sorted(classes.items(), key=lambda kv: -kv[1])[:n])
+
+
+def communities_findings(summary):
+    """Sentences on what ``communities`` found, from its ``summary.json`` record."""
+    d, c = summary["dataset"], summary["communities"]
+    f = c["features"]
+    condition = "n/a" if f.get("condition_number") is None else format(f["condition_number"], ".3g")
+    lines = [
+        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images, {d['n_classes']} classes.",
+        f"{c['n_communities']} communities of similar images"
+        + (f" (eigengap estimate {c['eigengap_k']})" if c.get("eigengap_k") else " over the classes")
+        + f"; {len(c['mixed'])} of them mixed (no class above {summary['params']['mixed_threshold']:.0%}).",
+    ]
+    communities = [x for g in c["groups"] for x in g["communities"]]
+    for x in sorted(communities, key=lambda x: (-x["purity"], -x["size"]))[:1]:
+        lines.append(f"The purest community: {x['size']} images, {x['purity']:.0%} {printable(x['top_class'])}.")
+    for x in [x for x in communities if x["mixed"]][:3]:
+        lines.append(f"Mixed community {x['community']} ({x['size']} images): {_make_up(x['classes'], 3)}: "
+                     "these classes overlap.")
+    lines.append(f"Numerical rank: pixels {_number(c['numerical_rank']['pixel'])}, wavelet "
+                 f"{_number(c['numerical_rank']['wavelet'])}. Features: {f['n_features']} of {f['n_total']} "
+                 f"coefficients ({printable(f['method'])}, condition number {condition}).")
+    return lines
+
+
+def duplicates_findings(summary):
+    """Sentences on what ``duplicates`` found, from its ``summary.json`` record."""
+    d, a, b = summary["duplicates"], summary["dataset_a"], summary["dataset_b"]
+    where = (f"within {printable(a['name'])}" if b is None else
+             f"between {printable(a['name'])} ({a.get('split', '')}) and {printable(b['name'])} ({b.get('split', '')})")
+    return [f"{d['n_pairs']} near-duplicate pairs (cosine >= {summary['params']['threshold']}) {where}: "
+            f"{d['n_exact']} exact copies, {d['n_labels_disagree']} pairs whose labels disagree.",
+            f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate."]
+
+
+def noise_curve_findings(record):
+    """Sentences on the noise curve, from its ``noise_curve.json`` record."""
+    rows = [r for r in record["rows"] if r["kind"] == "image_patterns"]
+    return [f"NMI of image patterns with classes: {rows[0]['nmi']:.3f} at {rows[0]['fraction']:.0%} random labels, "
+            f"{rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%} (permuted-label control "
+            f"{_number(rows[-1].get('random_nmi'))})."]
