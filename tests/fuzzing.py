@@ -1,12 +1,12 @@
 """A seeded mutation fuzzer for wavelens' dataset loaders.
 
-For each format (IDX, npz, image folders, CIFAR batches) it writes a small
+For each format (IDX, npz, image folders, CIFAR batches, CSV of paths) it writes a small
 valid dataset, then loads it again and again with one of its files mutated:
 bytes flipped, replaced by extreme values, truncated, inserted, duplicated,
 spliced from another file, and, for compressed or archived formats, the
 payload mutated and compressed again so the mutation reaches the parser
 behind the checksum. Every load must end either with a dataset that is
-consistent (finite images, labels within the classes) or with
+consistent (finite images, labels within the classes, unique printable ids) or with
 :class:`wavelens.WavelensError`; anything else is a failure, and a load that
 takes over ``--timeout`` seconds is a hang.
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import idx_bytes  # noqa: E402
 
-FORMATS = ("idx", "npz", "images", "cifar")
+FORMATS = ("idx", "npz", "images", "cifar", "csv")
 _INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0xFE, 0x40, 0x20]
 _INTERESTING_WORDS = [b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x00\x00\x00\x00", b"\x80\x00\x00\x00",
                       b"\x00\x01\x00\x00", b"\x00\x00\xff\xff"]
@@ -100,7 +100,19 @@ def _seed_cifar(folder, rng):
     return ["data_batch_1", "data_batch_2", "test_batch", "batches.meta"], "all"
 
 
-_SEEDS = {"idx": _seed_idx, "npz": _seed_npz, "images": _seed_images, "cifar": _seed_cifar}
+def _seed_csv(folder, rng):
+    from PIL import Image
+
+    rows = ["path,label,split"]
+    for i, (cls, split) in enumerate([("cat", "train"), ("dog", "train"), ("cat", "test"), ("dog", "test")]):
+        (folder / "img" / cls).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (5, 4), dtype=np.uint8)).save(folder / "img" / cls / f"{i}.png")
+        rows.append(f"img/{cls}/{i}.png,{cls},{split}" if i < 3 else f'"./img/{cls}/../{cls}/{i}.png",{cls},{split}')
+    (folder / "list.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return ["list.csv", "list.csv", "list.csv", "img/cat/0.png"], "all"
+
+
+_SEEDS = {"idx": _seed_idx, "npz": _seed_npz, "images": _seed_images, "cifar": _seed_cifar, "csv": _seed_csv}
 
 
 # --- mutations --------------------------------------------------------------------------------------
@@ -179,6 +191,11 @@ def _check_consistent(dataset):
     assert np.isfinite(images).all(), "non-finite pixels"
     assert dataset.labels.min() >= 0 and dataset.labels.max() < dataset.n_classes, "label out of range"
     assert all(isinstance(name, str) and name.isprintable() for name in dataset.class_names)
+    ids = dataset.ids.tolist()
+    assert len(ids) == dataset.n_images and len(set(ids)) == len(ids), "ids not one per image, or not unique"
+    assert all(isinstance(i, str) and i and i.isprintable() for i in ids), "ids not printable text"
+    if dataset.paths is not None:
+        assert len(dataset.paths) == dataset.n_images and all(os.path.isabs(p) for p in dataset.paths.tolist())
 
 
 def fuzz_format(kind, n_inputs, *, seed=0, timeout=10.0, root=None):
@@ -196,7 +213,7 @@ def fuzz_format(kind, n_inputs, *, seed=0, timeout=10.0, root=None):
         folder.mkdir()
         files, split = _SEEDS[kind](folder, rng)
         originals = {name: (folder / name).read_bytes() for name in files}
-        target = folder / "data.npz" if kind == "npz" else folder
+        target = {"npz": folder / "data.npz", "csv": folder / "list.csv"}.get(kind, folder)
         for case in range(n_inputs):
             name = files[int(rng.integers(0, len(files)))]
             donor = originals[files[int(rng.integers(0, len(files)))]]

@@ -1,25 +1,33 @@
-"""Loading image-classification datasets: built-in names, IDX, CIFAR, image folders, .npz.
+"""Loading image-classification datasets: built-in names, IDX, CIFAR, image folders, CSV of paths, .npz, arrays.
 
-``load_dataset`` is the single entry point; it returns a :class:`Dataset` of
-float32 images in [0, 1] with integer labels.
+``load_dataset`` reads a dataset from files, ``from_arrays`` takes NumPy arrays;
+both return a :class:`Dataset` of images in [0, 1] with integer labels and a
+stable id for each image (and its file path where it has one).
 """
 
+from __future__ import annotations
+
+import os
 from pathlib import Path
 
 from .._validation import WavelensError, check_positive_int, check_seed
-from ._base import Dataset, stratified_subsample
+from ._arrays import from_arrays
+from ._base import UNLABELED, Dataset, stratified_subsample
 from ._builtin import BUILTIN_DATASETS, builtin_search_path
 from ._builtin import load_builtin
 from ._cifar import is_cifar_folder, load_cifar_folder
 from ._folder import is_image_folder, load_image_folder
 from ._idx import has_idx_files, load_idx_folder, read_idx
 from ._npz import load_npz
+from ._table import is_path_table, load_path_table, table_has_splits
 
 __all__ = [
     "BUILTIN_DATASETS",
     "Dataset",
+    "UNLABELED",
     "builtin_search_path",
     "default_split",
+    "from_arrays",
     "load_dataset",
     "read_idx",
     "stratified_subsample",
@@ -33,6 +41,8 @@ def _has_splits(spec):
     if spec in BUILTIN_DATASETS:
         return spec != "digits"
     path = Path(spec)
+    if path.is_file() and is_path_table(path):
+        return table_has_splits(path)
     if not path.is_dir():
         return False
     if is_cifar_folder(path) or has_idx_files(path):
@@ -45,7 +55,8 @@ def default_split(spec):
     return "train" if _has_splits(spec) else "all"
 
 
-def load_dataset(spec, *, split=None, data_dir=None, limit=None, seed=0, resize=None):
+def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir: str | os.PathLike | None = None,
+                 limit: int | None = None, seed: int = 0, resize: tuple[int, int] | None = None) -> Dataset:
     """Load an image-classification dataset.
 
     Parameters
@@ -53,7 +64,10 @@ def load_dataset(spec, *, split=None, data_dir=None, limit=None, seed=0, resize=
     spec : str or Path
         A built-in name (``digits``, ``fashion-mnist``, ``mnist``) or a path to:
         a folder of MNIST-layout IDX files; a CIFAR-10/100 python-version
-        folder; an image folder with one sub-folder per class; a ``.npz``
+        folder; an image folder with one sub-folder per class (or, unlabeled,
+        the images directly in it); a ``.csv`` (or, with pyarrow, ``.parquet``)
+        table of ``path,label`` (label optional, an optional ``split`` column
+        of train/test; relative paths from the table's folder); a ``.npz``
         holding ``images`` and ``labels``.
     split : {'train', 'test', 'all'}, default=None
         Which split; None means ``train`` where the dataset has splits and
@@ -70,7 +84,18 @@ def load_dataset(spec, *, split=None, data_dir=None, limit=None, seed=0, resize=
     Returns
     -------
     Dataset
-        float32 images in [0, 1], of shape (n, H, W) or (n, H, W, C).
+        float32 images in [0, 1], of shape (n, H, W) or (n, H, W, C), with
+        ``ids`` (the path relative to the dataset's folder for image files,
+        ``"{split}/{index}"`` or ``"{index}"`` otherwise) and ``paths`` (the
+        absolute file of each image, or None).
+
+    Examples
+    --------
+    >>> d = load_dataset("digits", limit=100, seed=0)
+    >>> d.n_images, d.n_classes, d.labeled
+    (100, 10, True)
+    >>> d.ids[:3].tolist() == [str(i) for i in d.index[:3]]
+    True
     """
     spec = str(spec)
     if split is None:
@@ -100,9 +125,12 @@ def _load_path(path, split, resize):
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return load_npz(path, split)
+        if is_path_table(path):
+            return load_path_table(path, split, resize=resize)
         raise WavelensError(
             f"{path} is a file of an unknown kind: expected a .npz holding 'images' and 'labels', "
-            "or a folder (IDX files, CIFAR batches, or one sub-folder of images per class)."
+            "a .csv or .parquet table of path,label, or a folder (IDX files, CIFAR batches, "
+            "or images, in one sub-folder per class or unlabeled)."
         )
     if has_idx_files(path):
         return load_idx_folder(path, split, name=path.name)
@@ -113,5 +141,5 @@ def _load_path(path, split, resize):
     raise WavelensError(
         f"{path} holds no dataset wavelens can read (or it is empty): expected MNIST-layout IDX files "
         "(train-images-idx3-ubyte.gz...), CIFAR python batches (data_batch_1... and batches.meta), "
-        "or one sub-folder of PNG/JPEG images per class."
+        "or PNG/JPEG images, in one sub-folder per class or directly in it (unlabeled)."
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._limits import check_limit
 from .._validation import WavelensError
-from ._base import make_dataset
+from ._base import make_dataset, split_ids
 from ._pickle import ArrayRecipe, PickleRefused, describe, read_pickle
 
 __all__ = ["is_cifar_folder", "load_cifar_folder"]
@@ -140,6 +140,8 @@ def load_cifar_folder(folder, split, *, name=None):
         Holds ``data_batch_1..5``, ``test_batch`` and ``batches.meta`` (CIFAR-10),
         or ``train``, ``test`` and ``meta`` (CIFAR-100, fine labels).
     split : {'train', 'test', 'all'}
+        Image ids are ``"train/{i}"`` and ``"test/{i}"``, ``i`` the position in
+        the split (its batches in order).
     """
     folder = Path(folder)
     layout = _layout(folder)
@@ -148,7 +150,7 @@ def load_cifar_folder(folder, split, *, name=None):
     names_key = "fine_label_names" if is_cifar100 else "label_names"
     class_names = _read_meta(folder / layout["meta"], names_key)
     files = layout["train"] + layout["test"] if split == "all" else layout[split]
-    images, labels = [], []
+    images, labels, parts = [], [], []
     for file in files:
         path = folder / file
         if not path.is_file():
@@ -156,9 +158,15 @@ def load_cifar_folder(folder, split, *, name=None):
         batch_images, batch_labels = _read_batch(path, label_key)
         images.append(batch_images)
         labels.append(batch_labels)
+        parts.append("train" if file in layout["train"] else "test")
     check_limit("data_bytes", sum(a.nbytes for a in images), f"the CIFAR {split} split of {folder}")
     default_name = "cifar-100" if is_cifar100 else "cifar-10"
+    # Ids number the images of each split across its batches: train/0..49999, test/0..9999.
+    sizes = {}
+    for part, batch_labels in zip(parts, labels):
+        sizes[part] = sizes.get(part, 0) + len(batch_labels)
     return make_dataset(
         np.concatenate(images), np.concatenate(labels), class_names,
         name=name or default_name, split=split, source=str(folder),
+        ids=split_ids(sizes.items()) if split == "all" else None,
     )

@@ -1,4 +1,6 @@
-"""Image folders: one sub-folder per class (optionally under train/ and test/).
+"""Image folders: one sub-folder per class (optionally under train/ and test/), or unlabeled
+images directly in the folder; and the one decoder of image files, :func:`load_image_files`,
+which tables of paths (:mod:`._table`) use too. Its rules:
 
 Pixel type
     Chosen once per dataset from the images' headers, before any pixel is
@@ -42,10 +44,13 @@ Damaged files
     EXIF) are not shown: such a file loads if its pixels decode.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,9 +58,9 @@ import numpy as np
 
 from .._limits import check_limit, limit_value
 from .._validation import WavelensError, printable, shown
-from ._base import make_dataset
+from ._base import Dataset, file_text, make_dataset
 
-__all__ = ["is_image_folder", "load_image_folder", "IMAGE_SUFFIXES"]
+__all__ = ["IMAGE_SUFFIXES", "check_resize", "is_image_folder", "load_image_files", "load_image_folder"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 # The formats of IMAGE_SUFFIXES (whatever suffix a file has), and never another of Pillow's
@@ -116,10 +121,11 @@ def _has_split_folders(root):
 
 
 def is_image_folder(root):
+    """Whether ``root`` (or its ``train/``) holds images in class folders or directly."""
     root = Path(root)
     if _has_split_folders(root):
         root = root / "train"
-    return any(_image_files(root / c) for c in _class_folders(root))
+    return any(_image_files(root / c) for c in _class_folders(root)) or bool(_image_files(root))
 
 
 @contextmanager
@@ -317,8 +323,115 @@ def _collect(part_root, class_names):
     return files, labels
 
 
-def load_image_folder(root, split, *, resize=None, name=None):
-    """Load PNG, JPEG, BMP, GIF, TIFF and WebP images from ``root/<class>/``.
+def check_resize(resize):
+    """``resize`` as ``(height, width)`` within the image_pixels limit (or None), or raise."""
+    if resize is None:
+        return None
+    try:
+        size = tuple(int(s) for s in resize)
+    except (TypeError, ValueError):
+        size = ()
+    if len(size) != 2 or min(size) < 1:
+        raise WavelensError(
+            f"resize must be (height, width) with positive integers; got {resize!r}."
+        )
+    check_limit("image_pixels", size[0] * size[1], f"resize to {size[0]}x{size[1]}")
+    return size
+
+
+def _read_images(files, resize, where, describe):
+    """The pixels of ``files`` stacked, as uint8, uint16 or float32 (see the module's rules).
+
+    Every header is read (and checked against the limits) before any image is decoded
+    and before the stack is allocated.
+    """
+    with _pillow_limits():
+        sizes, depths, int_ranges, colour = {}, set(), [], False
+        for i, path in enumerate(files):
+            try:
+                with _image(path) as image:
+                    width, height = image.size
+                    if width < 1 or height < 1:
+                        raise WavelensError(f"{shown(path)} is not a readable image (it declares "
+                                            f"{width}x{height} pixels); remove or replace it.")
+                    check_limit("image_pixels", width * height, f"image {shown(path)} ({height}x{width})")
+                    sizes.setdefault((height, width), path)
+                    depth = _depth(image)
+                    (int_ranges.append if isinstance(depth, tuple) else depths.add)(depth)
+                    colour = colour or _is_colour(image)
+            except WavelensError as exc:
+                raise _described(exc, describe, i) from None
+        if resize is None and len(sizes) > 1:
+            (size_a, path_a), (size_b, path_b) = list(sizes.items())[:2]
+            raise WavelensError(
+                f"{where}: images have {len(sizes)} different sizes (e.g. {shown(path_a)} is "
+                f"{size_a[0]}x{size_a[1]}, {shown(path_b)} is {size_b[0]}x{size_b[1]}); "
+                "pass --resize HxW to bring them to one size."
+            )
+        size = next(iter(sizes)) if resize is None else resize
+        # Images of mode I are 16-bit if all their values are, else all are 32-bit.
+        int_16bit = all(0 <= low and high <= 65535 for low, high in int_ranges)
+        if int_ranges:
+            depths.add(16 if int_16bit else 32)
+        dtype = np.dtype(np.float32 if 32 in depths else np.uint16 if 16 in depths else np.uint8)
+        shape = (len(files),) + size + ((3,) if colour else ())
+        check_limit("data_bytes", int(np.prod(shape, dtype=object)) * dtype.itemsize,
+                    f"the {len(files):,} images of {where} "
+                    f"({'x'.join(map(str, shape[1:]))} {dtype.name} each)")
+        images = np.empty(shape, dtype=dtype)
+        for i, path in enumerate(files):
+            try:
+                images[i] = _decode(path, dtype, colour, size, resize is not None, int_16bit)
+            except WavelensError as exc:
+                raise _described(exc, describe, i) from None
+    return images
+
+
+def _described(exc, describe, i):
+    """``exc``, with ``describe(i)`` (where the file was named, e.g. a CSV's line) in front if given."""
+    return exc if describe is None else WavelensError(f"{describe(i)}: {exc}")
+
+
+def load_image_files(files: Sequence[str | os.PathLike], labels: Sequence | None, class_names: Sequence[str] | None,
+                     *, root: str | os.PathLike, split: str, name: str, source: str,
+                     resize: tuple[int, int] | None = None, describe: Callable[[int], str] | None = None) -> Dataset:
+    """Decode image files, one image each, into a :class:`Dataset` (the one decoder of image files).
+
+    Image folders and CSV/parquet lists of paths both load through here, by the
+    rules of this module (pixel type, alpha, limits, damaged files).
+
+    Parameters
+    ----------
+    files : list of Path
+        The image files, in the dataset's order.
+    labels : list of int or str, or None
+        A label per file (class numbers into ``class_names``, or class names);
+        None for unlabeled images.
+    class_names : list of str or None
+    root : Path
+        The folder ids are relative to: each image's id is its path relative to
+        ``root``, with '/' separators.
+    split, name, source : str
+        As for :class:`Dataset`; ``source`` is also where messages say the images are.
+    resize : tuple of int, optional
+        ``(height, width)``, already checked by :func:`check_resize`.
+    describe : callable, optional
+        ``describe(i)`` names where file ``i`` was listed (e.g. ``"list.csv line 3"``);
+        it is put in front of any error about that file.
+    """
+    if not files:
+        raise WavelensError(f"{source}: the dataset is empty (0 image files); list at least one image.")
+    images = _read_images(files, resize, source, describe)
+    base = os.path.abspath(root)
+    absolute = [os.path.abspath(f) for f in files]
+    ids = [file_text(os.path.relpath(f, base).replace(os.sep, "/")) for f in absolute]
+    return make_dataset(images, None if labels is None else np.asarray(labels), class_names, name=name,
+                        split=split, source=source, ids=ids, paths=[file_text(f) for f in absolute])
+
+
+def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int, int] | None = None,
+                      name: str | None = None) -> Dataset:
+    """Load PNG, JPEG, BMP, GIF, TIFF and WebP images from ``root/<class>/``, or ``root/`` if unlabeled.
 
     Pixels keep their depth: 8-bit images give uint8 pixels; if any image is
     16-bit (and none float), uint16 pixels, 8-bit ones scaled by 257; if any
@@ -336,7 +449,11 @@ def load_image_folder(root, split, *, resize=None, name=None):
         that each hold one sub-folder per class. With ``split='all'`` the
         classes are those of either; a class may be in one only. A class
         folder without images is a class without images. Files and folders
-        whose name starts with '.' are ignored.
+        whose name starts with '.' are ignored. If no class folder holds an
+        image, the images directly in ``root`` (or in ``train/`` and
+        ``test/``) are loaded without labels: every label 0, the one class
+        ``"(unlabeled)"``. (When class folders hold images, images directly
+        in ``root`` are not part of the dataset.)
     split : {'train', 'test', 'all'}
         Only ``all`` for a folder without ``train/`` and ``test/``.
     resize : tuple of int, optional
@@ -344,6 +461,12 @@ def load_image_folder(root, split, *, resize=None, name=None):
         all images must already have one size.
     name : str, optional
         The dataset's name; the folder's name by default.
+
+    Returns
+    -------
+    Dataset
+        With ``ids`` the images' paths relative to ``root`` (e.g.
+        ``"train/cat/0.png"``) and ``paths`` their absolute paths.
 
     Raises
     ------
@@ -354,13 +477,7 @@ def load_image_folder(root, split, *, resize=None, name=None):
         ``WAVELENS_MAX_DATA_BYTES``), checked before decoding or allocating.
     """
     root = Path(root)
-    if resize is not None:
-        size = tuple(int(s) for s in resize)
-        if len(size) != 2 or min(size) < 1:
-            raise WavelensError(
-                f"resize must be (height, width) with positive integers; got {resize!r}."
-            )
-        check_limit("image_pixels", size[0] * size[1], f"resize to {size[0]}x{size[1]}")
+    size = check_resize(resize)
     if _has_split_folders(root):
         parts = ["train", "test"] if split == "all" else [split]
         class_names = sorted({c for part in parts for c in _class_folders(root / part)})
@@ -378,50 +495,19 @@ def load_image_folder(root, split, *, resize=None, name=None):
         part_files, part_labels = _collect(part_root, class_names)
         files.extend(part_files)
         labels.extend(part_labels)
+    loose = [] if files else [path for part_root in part_roots for path in _image_files(part_root)]
+    if loose:  # no class folder holds an image: the images directly in the folder, unlabeled
+        files, labels, class_names = loose, None, None
     where = " and ".join(shown(p) for p in part_roots)
-    if not class_names:
-        raise WavelensError(f"{where} holds no class folder; put each class's images in a sub-folder "
-                            "named after the class.")
+    if not files and not class_names:
+        raise WavelensError(f"{where} holds no image: put the images in it (unlabeled) or in one sub-folder "
+                            "per class, named after the class.")
     if not files:
         raise WavelensError(
             f"{where}: the dataset is empty: its class folders "
             f"({', '.join(shown(c) for c in class_names)}) hold no image files with suffix "
             f"{', '.join(sorted(IMAGE_SUFFIXES))}."
         )
-    with _pillow_limits():
-        sizes, depths, int_ranges, colour = {}, set(), [], False
-        for path in files:
-            with _image(path) as image:
-                width, height = image.size
-                if width < 1 or height < 1:
-                    raise WavelensError(f"{shown(path)} is not a readable image (it declares "
-                                        f"{width}x{height} pixels); remove or replace it.")
-                check_limit("image_pixels", width * height, f"image {shown(path)} ({height}x{width})")
-                sizes.setdefault((height, width), path)
-                depth = _depth(image)
-                (int_ranges.append if isinstance(depth, tuple) else depths.add)(depth)
-                colour = colour or _is_colour(image)
-        if resize is None and len(sizes) > 1:
-            (size_a, path_a), (size_b, path_b) = list(sizes.items())[:2]
-            raise WavelensError(
-                f"{shown(root)}: images have {len(sizes)} different sizes (e.g. {shown(path_a)} is "
-                f"{size_a[0]}x{size_a[1]}, {shown(path_b)} is {size_b[0]}x{size_b[1]}); "
-                "pass --resize HxW to bring them to one size."
-            )
-        if resize is None:
-            size = next(iter(sizes))
-        # Images of mode I are 16-bit if all their values are, else all are 32-bit.
-        int_16bit = all(0 <= low and high <= 65535 for low, high in int_ranges)
-        if int_ranges:
-            depths.add(16 if int_16bit else 32)
-        dtype = np.dtype(np.float32 if 32 in depths else np.uint16 if 16 in depths else np.uint8)
-        shape = (len(files),) + size + ((3,) if colour else ())
-        check_limit("data_bytes", int(np.prod(shape, dtype=object)) * dtype.itemsize,
-                    f"the {len(files):,} images of {shown(root)} "
-                    f"({'x'.join(map(str, shape[1:]))} {dtype.name} each)")
-        images = np.empty(shape, dtype=dtype)
-        for i, path in enumerate(files):
-            images[i] = _decode(path, dtype, colour, size, resize is not None, int_16bit)
     # Dataset text is display text: a folder name that is not UTF-8 is shown with \xNN escapes.
-    return make_dataset(images, np.asarray(labels), class_names, name=name or shown(root.name),
-                        split=split, source=shown(root))
+    return load_image_files(files, labels, class_names, root=root, split=split, name=name or shown(root.name),
+                            source=shown(root), resize=size)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._limits import check_limit
 from .._validation import WavelensError
-from ._base import make_dataset
+from ._base import make_dataset, split_ids
 
 __all__ = ["read_idx", "load_idx_folder", "find_idx_pair"]
 
@@ -247,7 +247,8 @@ def load_idx_folder(folder, split, *, name, class_names=None):
         Holds ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``
         and/or the ``t10k-`` (test) pair.
     split : {'train', 'test', 'all'}
-        ``all`` joins train and test, in that order.
+        ``all`` joins train and test, in that order. Image ids are
+        ``"train/{i}"`` and ``"test/{i}"``, ``i`` the position in its file.
     name : str
         The dataset's name.
     class_names : list of str, optional
@@ -285,9 +286,10 @@ def load_idx_folder(folder, split, *, name, class_names=None):
             )
         images.append(part_images)
         labels.append(part_labels)
+    ids = split_ids(zip(splits, map(len, labels))) if split == "all" else None
     if len(images) > 1:
         images, labels = [np.concatenate(images)], [np.concatenate(labels)]
     return make_dataset(
         images[0], labels[0], class_names,
-        name=name, split=split, source=str(folder),
+        name=name, split=split, source=str(folder), ids=ids,
     )
