@@ -22,7 +22,7 @@ from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._progress import stage
 from ._validation import WavelensError, check_positive_int
 
-__all__ = ["PatternDictionary", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
+__all__ = ["PatternDictionary", "assign_patterns", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
 
 _SAMPLES_PER_PROTOTYPE = 32
 
@@ -181,6 +181,62 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     sign = np.sign(centers[np.arange(n_patterns), np.abs(centers).argmax(axis=1)])
     centers = (centers * np.where(sign == 0, 1, sign)[:, None]).astype(np.float32)
 
+    rows, cols = patterns.top_u.shape[2], patterns.top_v.shape[2]
+    prototypes = centers.reshape(n_patterns, rows, cols)
+    assignments, weights = assign_patterns(patterns, prototypes, chunk_size=chunk_size, n_jobs=n_jobs)
+    return PatternDictionary(prototypes=prototypes, assignments=assignments, weights=weights, seed=seed)
+
+
+def assign_patterns(patterns, prototypes, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+    """Each image's top patterns assigned to the nearest prototype (up to sign), and their weights.
+
+    How :func:`build_pattern_dictionary` assigns every pattern once the
+    prototypes are fitted; given the prototypes of one set of images, it
+    assigns the patterns of others (e.g. test images to a training dictionary).
+
+    Parameters
+    ----------
+    patterns : ImagePatterns
+        With ``top_k >= 1``, of images with the prototypes' wavelet-matrix shape.
+    prototypes : ndarray of shape (n_patterns, rows, cols)
+        From :attr:`PatternDictionary.prototypes`.
+    chunk_size : int, default=2048
+        Images whose patterns are assigned at once.
+    n_jobs : int, default=None
+        Threads; None uses every core.
+
+    Returns
+    -------
+    assignments : ndarray of int32 of shape (n_images, top_k)
+        Prototype id of each top pattern; -1 where an image has no such pattern.
+    weights : ndarray of shape (n_images, top_k)
+        Each pattern's share of its image's energy, s^2 / ||C||^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavelens import decompose_images
+    >>> images = np.random.default_rng(0).random((40, 8, 8)).astype(np.float32)
+    >>> patterns, _ = decompose_images(images, top_k=2)
+    >>> fitted = build_pattern_dictionary(patterns, n_patterns=3)
+    >>> assignments, weights = assign_patterns(patterns, fitted.prototypes)
+    >>> bool((assignments == fitted.assignments).all()), assignments.shape
+    (True, (40, 2))
+    """
+    if not patterns.top_k:
+        raise WavelensError("The image patterns hold no top patterns; compute them with top_k >= 1.")
+    n_images, top_k = patterns.top_energy.shape
+    prototypes = np.asarray(prototypes, dtype=np.float32)
+    flat_u = patterns.top_u.reshape(n_images * top_k, -1)
+    flat_v = patterns.top_v.reshape(n_images * top_k, -1)
+    if prototypes.ndim != 3 or prototypes.shape[1:] != (flat_u.shape[1], flat_v.shape[1]):
+        raise WavelensError(
+            f"The prototypes have shape {prototypes.shape[1:]}, the image patterns "
+            f"{(flat_u.shape[1], flat_v.shape[1])}: patterns and prototypes must come from images of one "
+            "shape, with the same wavelet, level and mode."
+        )
+    centers = prototypes.reshape(len(prototypes), -1)
+    present = np.flatnonzero(patterns.top_energy.ravel() > 0)
     assignments = np.full(n_images * top_k, -1, dtype=np.int32)
     buffers = threading.local()  # one pattern buffer per thread: fresh memory is slow to fill
 
@@ -196,10 +252,4 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     total = patterns.total_energy
     with np.errstate(divide="ignore", invalid="ignore"):
         weights = np.where(total[:, None] > 0, patterns.top_energy / total[:, None], 0.0)
-    rows, cols = patterns.top_u.shape[2], patterns.top_v.shape[2]
-    return PatternDictionary(
-        prototypes=centers.reshape(n_patterns, rows, cols),
-        assignments=assignments.reshape(n_images, top_k),
-        weights=weights,
-        seed=seed,
-    )
+    return assignments.reshape(n_images, top_k), weights

@@ -18,7 +18,7 @@ from ._progress import stage
 from ._validation import WavelensError
 from .graph import unit_rows
 
-__all__ = ["DuplicatePairs", "find_duplicates"]
+__all__ = ["DuplicatePairs", "find_duplicates", "image_digests", "match_rows"]
 
 
 @dataclass
@@ -34,16 +34,34 @@ class DuplicatePairs:
         return len(self.index_a)
 
 
-def _digests(images):
+def image_digests(images):
+    """A 16-byte BLAKE2b digest of each image's bytes: equal digests mean identical images.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, ...)
+        Compare only digests of arrays of one dtype (the bytes are hashed).
+
+    Returns
+    -------
+    list of bytes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b, c = image_digests(np.array([[[0, 1]], [[0, 1]], [[1, 0]]], dtype=np.uint8))
+    >>> a == b, a == c, len(a)
+    (True, False, 16)
+    """
     return [hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest() for image in images]
 
 
-def _exact_pairs(images_a, images_b, within):
+def _exact_pairs(digests_a, digests_b, within):
     by_digest = {}
-    for j, digest in enumerate(_digests(images_b)):
+    for j, digest in enumerate(digests_b):
         by_digest.setdefault(digest, []).append(j)
     pairs = set()
-    for i, digest in enumerate(_digests(images_a)):
+    for i, digest in enumerate(digests_a):
         for j in by_digest.get(digest, ()):
             if not within or i < j:
                 pairs.add((i, j))
@@ -86,15 +104,58 @@ def find_duplicates(rows_a, rows_b=None, *, threshold=0.98, images_a=None, image
         raise WavelensError(f"--threshold must be in (0, 1], e.g. 0.98; got {threshold}.")
     within = rows_b is None
     a, _ = unit_rows(rows_a)
-    b = a if within else unit_rows(rows_b)[0]
-    if a.shape[1] != b.shape[1]:
+    b = None if within else unit_rows(rows_b)[0]
+    if not within and a.shape[1] != b.shape[1]:
         raise WavelensError(
             f"The two datasets have images of different sizes ({a.shape[1]} vs {b.shape[1]} wavelet "
             "coefficients); compare datasets of one image size (or use --resize)."
         )
+    digests_a = digests_b = None
+    if images_a is not None:
+        digests_a = image_digests(images_a)
+        digests_b = None if within else image_digests(images_b)
+    return match_rows(a, b, threshold=threshold, digests_a=digests_a, digests_b=digests_b, chunk_size=chunk_size)
+
+
+def match_rows(unit_a, unit_b=None, *, threshold=0.98, digests_a=None, digests_b=None, chunk_size=512):
+    """The search of :func:`find_duplicates` on rows already scaled to unit length.
+
+    Split from it so that one side (an index of reference images) is scaled and
+    hashed once and then searched by any number of queries.
+
+    Parameters
+    ----------
+    unit_a : ndarray of shape (n_a, n_features)
+        Unit rows of A, float32 (:func:`wavelens.graph.unit_rows`); zero rows match nothing.
+    unit_b : ndarray of shape (n_b, n_features), default=None
+        Unit rows of B; None looks for pairs i < j within A.
+    threshold : float, default=0.98
+        In (0, 1] (not checked here).
+    digests_a, digests_b : list of bytes, default=None
+        :func:`image_digests` of A's and B's images, to flag (and add) exact
+        duplicates; ``digests_b`` is not used within A.
+    chunk_size : int, default=512
+        Rows of A compared at once.
+
+    Returns
+    -------
+    DuplicatePairs
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavelens.graph import unit_rows
+    >>> rows, _ = unit_rows(np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.01]]))
+    >>> pairs = match_rows(rows, threshold=0.99)
+    >>> pairs.index_a.tolist(), pairs.index_b.tolist()
+    ([0], [2])
+    """
+    within = unit_b is None
+    a = unit_a
+    b = a if within else unit_b
     # float32 products carry about 1e-6 of error: keep pairs within it of the threshold.
     cut = np.float32(threshold - 2e-6)
-    found_a, found_b, found_s = [], [], []
+    found_a, found_b, found_s = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     with stage("comparing images", total=len(a)) as bar:
         for start, stop in chunk_bounds(len(a), chunk_size):
             _compare_chunk(a, b, start, stop, within, cut, found_a, found_b, found_s)
@@ -102,8 +163,8 @@ def find_duplicates(rows_a, rows_b=None, *, threshold=0.98, images_a=None, image
     index_a, index_b = np.concatenate(found_a), np.concatenate(found_b)
     similarity = np.concatenate(found_s).astype(np.float64)
     exact = np.zeros(len(index_a), dtype=bool)
-    if images_a is not None:
-        exact_pairs = _exact_pairs(images_a, images_a if within else images_b, within)
+    if digests_a is not None:
+        exact_pairs = _exact_pairs(digests_a, digests_a if within else digests_b, within)
         known = dict(zip(zip(index_a.tolist(), index_b.tolist()), range(len(index_a))))
         missing = []
         for pair in exact_pairs:
