@@ -40,7 +40,7 @@ def test_analyze_digits_end_to_end(tmp_path):
     with open(out / "per_image.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1797
-    assert list(rows[0]) == ["index", "label", "class_name", "rank_at_energy", "numerical_rank",
+    assert list(rows[0]) == ["id", "index", "label", "class_name", "rank_at_energy", "numerical_rank",
                              "relative_error", "psnr_db", "image_patterns", "dominant_dataset_pattern"]
     assert all(len(r["image_patterns"].split(";")) == min(3, int(r["numerical_rank"])) for r in rows)
     ranks = np.array([int(r["rank_at_energy"]) for r in rows])

@@ -11,19 +11,27 @@ from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import threadpool_limits
 
+from ._validation import WavelensError
+
 __all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs"]
 
 DEFAULT_CHUNK_SIZE = 2048
 
 
 def resolve_n_jobs(n_jobs):
-    """None means one thread per available core."""
+    """Threads to use: ``n_jobs`` if positive; None or -1 means one per available core, and
+    -2 all but one (as in scikit-learn and joblib)."""
+    try:
+        cores = max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        cores = max(1, os.cpu_count() or 1)
     if n_jobs is None:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:
-            return max(1, os.cpu_count() or 1)
-    return max(1, int(n_jobs))
+        return cores
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise WavelensError("The 'n_jobs' parameter must not be 0: use a positive number of threads, or -1 for "
+                            "every core.")
+    return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
 
 
 def chunk_bounds(n_items, chunk_size):

@@ -103,8 +103,8 @@ class Analysis:
         import pandas as pd
 
         d, p, dictionary = self.dataset, self.patterns, self.dictionary
-        columns = {"id": _ids(d)}
-        if getattr(d, "paths", None) is not None:
+        columns = {"id": d.ids}
+        if d.paths is not None:
             columns["path"] = d.paths
         columns.update(index=d.index, label=d.labels, class_name=np.asarray(d.class_names, dtype=object)[d.labels])
         if self.params.get("label_noise"):
@@ -199,11 +199,6 @@ class Analysis:
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
 
-
-def _ids(dataset):
-    """Each image's id: the dataset's own, or its position in its split."""
-    ids = getattr(dataset, "ids", None)
-    return np.asarray(ids) if ids is not None else dataset.index.astype(str)
 
 
 def _finite_or_none(value):

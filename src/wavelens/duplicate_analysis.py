@@ -24,10 +24,6 @@ def _describe(data):
             "image_shape": list(data.image_shape)}
 
 
-def _image_ids(dataset):
-    ids = getattr(dataset, "ids", None)
-    return np.asarray(ids) if ids is not None else dataset.index.astype(str)
-
 
 @dataclass(repr=False)
 class DuplicateAnalysis:
@@ -76,10 +72,10 @@ class DuplicateAnalysis:
         import pandas as pd
 
         a, b, p = self.dataset_a, self.dataset_b, self.pairs
-        columns = {"id_a": _image_ids(a)[p.index_a], "id_b": _image_ids(b)[p.index_b],
+        columns = {"id_a": a.ids[p.index_a], "id_b": b.ids[p.index_b],
                    "similarity": p.similarity, "exact": p.exact}
         for side, data, rows in (("a", a, p.index_a), ("b", b, p.index_b)):
-            if getattr(data, "paths", None) is not None:
+            if data.paths is not None:
                 columns[f"path_{side}"] = np.asarray(data.paths)[rows]
             columns[f"index_{side}"] = data.index[rows]
             columns[f"label_{side}"] = data.labels[rows]
@@ -99,9 +95,9 @@ class DuplicateAnalysis:
         best_id = np.full(a.n_images, None, dtype=object)
         order = np.argsort(p.similarity, kind="stable")  # the most similar pair of each image is written last
         best[p.index_a[order]] = p.similarity[order]
-        best_id[p.index_a[order]] = _image_ids(self.dataset_b)[p.index_b[order]]
-        columns = {"id": _image_ids(a)}
-        if getattr(a, "paths", None) is not None:
+        best_id[p.index_a[order]] = self.dataset_b.ids[p.index_b[order]]
+        columns = {"id": a.ids}
+        if a.paths is not None:
             columns["path"] = a.paths
         columns.update(index=a.index, label=a.labels, class_name=np.asarray(a.class_names, dtype=object)[a.labels],
                        n_duplicates=count, best_similarity=best, best_match=best_id)

@@ -49,6 +49,12 @@ def _csv_field(text):
     return buffer.getvalue()
 
 
+def _csv_texts(values):
+    """Text values as CSV fields: as they are, or quoted by the csv module where they need it."""
+    special = (",", '"', "\r", "\n")
+    return [_csv_field(v) if any(c in v for c in special) or v != v.strip() else v for v in map(str, values)]
+
+
 def _pattern_ids(ids):
     """Each row's non-negative ids joined by ';' (one %-format over the whole column)."""
     rows, top_k = ids.shape
@@ -69,8 +75,13 @@ def write_per_image_csv(path, analysis):
     noisy = bool(analysis.params.get("label_noise"))
     labels = d.labels.tolist()
     names = [_csv_field(name) for name in d.class_names]
-    columns = [d.index.tolist(), labels, [names[c] for c in labels]]
-    formats = ["%d", "%d", "%s"]
+    columns = [_csv_texts(d.ids)]
+    formats = ["%s"]
+    if d.paths is not None:
+        columns.append(_csv_texts(d.paths))
+        formats.append("%s")
+    columns += [d.index.tolist(), labels, [names[c] for c in labels]]
+    formats += ["%d", "%d", "%s"]
     if noisy:
         columns.append(analysis.labels.tolist())
         formats.append("%d")
@@ -78,7 +89,7 @@ def write_per_image_csv(path, analysis):
                 p.psnr_db.tolist(), _pattern_ids(analysis.dictionary.assignments),
                 analysis.dataset_patterns.dominant.tolist()]
     formats += ["%d", "%d", "%.6g", "%.6g", "%s", "%d"]
-    header = (["index", "label", "class_name"] + (["noisy_label"] if noisy else [])
+    header = (["id"] + (["path"] if d.paths is not None else []) + ["index", "label", "class_name"] + (["noisy_label"] if noisy else [])
               + ["rank_at_energy", "numerical_rank", "relative_error", "psnr_db", "image_patterns",
                  "dominant_dataset_pattern"])
     row_format = ",".join(formats) + "\r\n"
@@ -263,10 +274,8 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
     with _staging(out, overwrite, [d.source]) as staging:
         with open(staging / "communities.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["index", "label", "class_name", "community"])
-            labels = d.labels.tolist()
-            writer.writerows(zip(d.index.tolist(), labels, [d.class_names[c] for c in labels],
-                                 analysis.assignment.tolist()))
+            table = analysis.per_image
+            table.to_csv(handle, index=False)
         write_member_images(staging / "report.npz", analysis)
         summary = _finish(staging, analysis, start)
         if report:

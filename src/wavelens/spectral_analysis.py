@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._progress import stage
-from .analysis import _ids
 from .summaries import communities_findings
 from ._validation import WavelensError, check_positive_int, check_seed
 from ._version import __version__
@@ -64,8 +63,8 @@ class CommunityAnalysis:
         import pandas as pd
 
         d = self.dataset
-        columns = {"id": _ids(d)}
-        if getattr(d, "paths", None) is not None:
+        columns = {"id": d.ids}
+        if d.paths is not None:
             columns["path"] = d.paths
         columns.update(index=d.index, label=d.labels, class_name=np.asarray(d.class_names, dtype=object)[d.labels],
                        community=self.assignment)
