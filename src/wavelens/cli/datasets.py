@@ -30,7 +30,9 @@ def datasets_command(data_dir):
         "  a folder of MNIST-layout IDX files (train-images-idx3-ubyte.gz, t10k-..., raw or gzip)\n"
         "  a CIFAR-10 or CIFAR-100 python-version folder (data_batch_1..5, test_batch, batches.meta)\n"
         "  an image folder: one sub-folder of PNG/JPEG images per class (optionally under train/ and test/)\n"
-        "  a .npz file holding 'images' (n, H, W[, C]) and 'labels' (n,), optionally 'class_names'"
+        "  a .npz file holding 'images' (n, H, W[, C]) and 'labels' (n,), optionally 'class_names'\n"
+        "  a .csv (or .parquet) table with columns path (relative to the table) and optionally label, split\n"
+        "  unlabeled images: a folder of images without class folders, or a table without label"
     )
 
 
