@@ -57,7 +57,7 @@ def main():
             seconds, cpu, output = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split",
                                         "train", "--out", Path(tmp) / f"run{i}"])
             ours.append(seconds)
-            nmi_line = next(line for line in output.splitlines() if line.startswith("Association of 100 image"))
+            nmi_line = next(line for line in output.splitlines() if "image-pattern prototypes" in line)
             print(f"wavelens run {i + 1}: {seconds:6.2f} s (CPU {cpu:5.2f} s)  ({nmi_line[:110]}...)")
             seconds, cpu, _ = run([sys.executable, "-m", "wavelens", "analyze", "fashion-mnist", "--split", "train",
                                    "--no-report", "--out", Path(tmp) / f"bare{i}"])
