@@ -204,7 +204,7 @@ def test_csv_resize_like_the_folder(tmp_path, rng):
     _write_csv(tmp_path / "list.csv", ["path,label", "a/0.png,a", "b/1.png,b"])
     with pytest.raises(WavelensError) as excinfo:
         load_dataset(tmp_path / "list.csv")
-    _one_line(excinfo, "list.csv: images have 2 different sizes", "--resize")
+    _one_line(excinfo, "list.csv: images have 2 different sizes", "resize=(H, W)")
     np.testing.assert_array_equal(load_dataset(tmp_path / "list.csv", resize=(6, 6)).pixels,
                                   load_dataset(tmp_path, split="all", resize=(6, 6)).pixels)
 
@@ -317,7 +317,7 @@ def test_csv_split_that_the_table_lacks(tmp_path, rng):
     _write_csv(tmp_path / "list.csv", ["path,label", "0.png,a"])
     with pytest.raises(WavelensError) as excinfo:
         load_dataset(tmp_path / "list.csv", split="train")
-    _one_line(excinfo, "list.csv has no split column, so it has no 'train' split", "--split all")
+    _one_line(excinfo, "list.csv has no split column, so it has no 'train' split", "split='all'")
     _write_csv(tmp_path / "split.csv", ["path,label,split", "0.png,a,train"])
     with pytest.raises(WavelensError) as excinfo:
         load_dataset(tmp_path / "split.csv", split="test")

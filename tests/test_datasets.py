@@ -54,7 +54,7 @@ def test_builtin_name_from_environment(tmp_path, rng, monkeypatch):
 
 def test_missing_builtin_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("WAVELENS_DATA", str(tmp_path))
-    with pytest.raises(WavelensError, match=rf"Cannot find the mnist files: looked in .*{tmp_path}/mnist.*--data-dir"):
+    with pytest.raises(WavelensError, match=rf"Cannot find the mnist files: looked in .*{tmp_path}/mnist.*data_dir='DIR'"):
         load_dataset("mnist")
 
 
@@ -123,7 +123,7 @@ def test_image_folder_rgb_with_splits_and_jpeg(tmp_path, rng):
 def test_image_folder_resize(tmp_path, rng):
     _save_png(tmp_path / "a" / "0.png", _uint8_images(rng, 1, (10, 12))[0])
     _save_png(tmp_path / "b" / "0.png", _uint8_images(rng, 1, (6, 6))[0])
-    with pytest.raises(WavelensError, match=r"2 different sizes .*10x12.*6x6.*--resize HxW"):
+    with pytest.raises(WavelensError, match=r"2 different sizes .*10x12.*6x6.*resize=\(H, W\)"):
         load_dataset(tmp_path)
     assert load_dataset(tmp_path, resize=(8, 8)).images.shape == (2, 8, 8)
 
@@ -181,7 +181,7 @@ def test_missing_path(tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(WavelensError, match="'cifar' is neither a built-in dataset name.*wavelens datasets"):
+    with pytest.raises(WavelensError, match=r"'cifar' is neither a built-in dataset name.*see help\(wavelens.load_dataset\)"):
         load_dataset("cifar")
 
 
@@ -270,7 +270,7 @@ def test_empty_image_folder(tmp_path):
 
 
 def test_split_of_unsplit_dataset():
-    with pytest.raises(WavelensError, match="digits has no train/test split.*--split all"):
+    with pytest.raises(WavelensError, match="digits has no train/test split.*split='all'"):
         load_dataset("digits", split="train")
 
 

@@ -51,7 +51,7 @@ def test_qr_drops_dependent_columns_and_respects_condition(rng):
 def test_feature_errors():
     with pytest.raises(WavelensError, match="Unknown feature selection 'pca'"):
         select_features(np.eye(3), method="pca")
-    with pytest.raises(WavelensError, match="--n-features 9 is more than the 3"):
+    with pytest.raises(WavelensError, match="n_features=9 is more than the 3"):
         select_features(np.eye(3), method="qr", n_features=9)
 
 

@@ -25,7 +25,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._validation import WavelensError, shown as _shown
+from ._validation import WavelensError, param, shown as _shown
 from ._version import __version__
 
 try:
@@ -36,6 +36,14 @@ except ImportError:  # not POSIX: no lock, the rest still holds
 __all__ = ["COMMITTED", "MARKER", "OutputFolder", "Stopped", "stop_on_signals"]
 
 MARKER = ".wavelens-result"
+_OVERWRITE = param("overwrite", True)
+
+
+def _out(path):
+    """The result folder ``path``, as the caller named it (``folder='...'``; the CLI's ``--out ...``)."""
+    return param("folder", _shown(path))
+
+
 # Every name a wavelens command writes into a result folder: only these may be replaced.
 RESULT_FILES = frozenset({
     "summary.json", "per_image.csv", "arrays.npz", "patterns.npz", "report.npz", "report.html",
@@ -150,12 +158,12 @@ def check_not_an_input(out, inputs):
         if inside:
             where = "is" if out == source or (out.exists() and out_identities[0] == source_identity) else "lies inside"
             raise WavelensError(
-                f"--out {_shown(out)} {where} the input {_shown(source)}; wavelens never writes into its "
+                f"{_out(out)} {where} the input {_shown(source)}; wavelens never writes into its "
                 "inputs: choose a folder outside them."
             )
         if _is_within(source, out) or (out.exists() and out_identities[0] in _identities(source)):
             raise WavelensError(
-                f"--out {_shown(out)} holds the input {_shown(source)}; wavelens never replaces a folder "
+                f"{_out(out)} holds the input {_shown(source)}; wavelens never replaces a folder "
                 "that holds its inputs: choose another folder."
             )
 
@@ -167,20 +175,20 @@ def _check_replaceable(out, overwrite, shown):
         return
     if not overwrite:
         raise WavelensError(
-            f"--out {shown} exists and is not empty; choose another folder, or pass --overwrite to "
+            f"{param('folder', shown)} exists and is not empty; choose another folder, or pass {_OVERWRITE} to "
             "replace an earlier wavelens result."
         )
     written = _marker_files(out / MARKER)
     if written is None:
         raise WavelensError(
-            f"--out {shown} is not a wavelens result (it has no {MARKER} file), so --overwrite does "
+            f"{param('folder', shown)} is not a wavelens result (it has no {MARKER} file), so {_OVERWRITE} does "
             "not replace it; choose another folder."
         )
     foreign = [name for name in entries if name != MARKER and not _is_result_file(out / name, written)]
     if foreign:
         listed = ", ".join(_shown(name) for name in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise WavelensError(
-            f"--out {shown} holds files wavelens did not write ({listed}); --overwrite replaces only "
+            f"{param('folder', shown)} holds files wavelens did not write ({listed}); {_OVERWRITE} replaces only "
             "wavelens' own results: move them away or choose another folder."
         )
 
@@ -276,20 +284,19 @@ class OutputFolder:
         """Every check that needs no claim: the path's kind, its place, the inputs."""
         out = self.path
         if out.exists() and not out.is_dir():
-            raise WavelensError(f"--out {_shown(self.requested)} is a file, not a folder; choose another path.")
+            raise WavelensError(f"{_out(self.requested)} is a file, not a folder; choose another path.")
         ancestor = out.parent
         while not ancestor.exists() and ancestor != ancestor.parent:
             ancestor = ancestor.parent
         if not ancestor.is_dir():
-            raise WavelensError(f"--out {_shown(self.requested)}: {_shown(ancestor)} is a file, so no folder can be "
+            raise WavelensError(f"{_out(self.requested)}: {_shown(ancestor)} is a file, so no folder can be "
                                 "made under it; choose another path.")
         if out == out.parent or os.path.ismount(out):
-            raise WavelensError(f"--out {_shown(self.requested)} is a mount point or the root; wavelens writes a "
-                                "folder of its own: name a new folder inside it, e.g. --out "
-                                f"{_shown(out / 'results')}.")
+            raise WavelensError(f"{_out(self.requested)} is a mount point or the root; wavelens writes a "
+                                f"folder of its own: name a new folder inside it, e.g. {_out(out / 'results')}.")
         if _is_within(_resolved(os.getcwd()), out):
-            raise WavelensError(f"--out {_shown(self.requested)} is or holds the current folder; wavelens replaces "
-                                "--out as a whole: name a new folder, e.g. --out results.")
+            raise WavelensError(f"{_out(self.requested)} is or holds the current folder; wavelens replaces "
+                                f"{param('folder')} as a whole: name a new folder, e.g. {param('folder', 'results')}.")
         check_not_an_input(out, self.inputs)
         if out.is_dir():
             _check_replaceable(out, self.overwrite, _shown(self.requested))
@@ -338,7 +345,7 @@ class OutputFolder:
                 except OSError:
                     os.close(fd)
                     raise WavelensError(
-                        f"Another wavelens run is writing into --out {_shown(self.requested)} right now; wait "
+                        f"Another wavelens run is writing into {_out(self.requested)} right now; wait "
                         "for it to finish or choose another folder."
                     ) from None
             try:
@@ -355,7 +362,7 @@ class OutputFolder:
                 self._release()
                 raise
             return
-        raise WavelensError(f"--out {_shown(self.requested)} keeps changing under wavelens; choose another folder.")
+        raise WavelensError(f"{_out(self.requested)} keeps changing under wavelens; choose another folder.")
 
     def _commit(self):
         """Move the finished staging folder into place of ``out``."""
@@ -368,7 +375,7 @@ class OutputFolder:
                 raise FileExistsError
             _check_replaceable(out, self.overwrite, _shown(self.requested))
         except (FileExistsError, FileNotFoundError):
-            raise WavelensError(f"--out {_shown(self.requested)} was changed by something else during the run; "
+            raise WavelensError(f"{_out(self.requested)} was changed by something else during the run; "
                                 "nothing was written.") from None
         try:
             exchanged = _exchange(self.staging, out)  # one step: the staging path then holds what --out held
@@ -389,7 +396,7 @@ class OutputFolder:
                 _rename_noreplace(old, out)
             except OSError:
                 raise WavelensError(f"Could not move the results into {_shown(out)} ({exc.strerror}); the earlier "
-                                    f"content of --out is kept in {_shown(old)}.") from None
+                                    f"content of {param('folder')} is kept in {_shown(old)}.") from None
             raise WavelensError(f"Could not move the results into {_shown(out)} ({exc.strerror}); nothing was "
                                 "changed.") from None
         self.staging, self._committed = None, True

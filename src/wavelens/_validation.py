@@ -3,10 +3,17 @@
 Every check raises :class:`WavelensError` with one line that names the
 parameter or file, says what was expected and what was found, and how to fix
 it. The CLI prints that line as ``wavelens: error: ...`` and exits with 2.
+
+A message speaks of the library's parameters, marked with :func:`param`
+(``use n_patterns=898 or fewer``); the command line renders the same message
+with its flags (``use --patterns 898 or fewer``), from its own table of
+parameter -> flag (``wavelens.cli._options.FLAGS``). Each message is written
+once, for both.
 """
 
 import numbers
 import os
+import re
 
 import numpy as np
 import pywt
@@ -20,24 +27,86 @@ __all__ = [
     "check_positive_int",
     "check_wavelet",
     "check_seed",
+    "param",
     "printable",
+    "render",
+    "see",
     "shown",
 ]
 
+# A marked parameter in a message: MARK name [SEP value] MARK. Control characters, which
+# no text shown in a message carries (printable() escapes them), and which are never printed:
+# the message is always rendered (render) first.
+_MARK, _SEP = "\x1f", "\x1e"
+_MARKED = re.compile(f"{_MARK}([^{_MARK}{_SEP}]+)(?:{_SEP}([^{_MARK}{_SEP}]*))?{_MARK}")
+_NO_VALUE = object()
+
+
+def param(name, value=_NO_VALUE, *, text=None):
+    """Parameter ``name`` (or the setting ``name=value``) marked in a :class:`WavelensError` message.
+
+    Python reads ``name`` or ``name=value`` (``repr(value)``, or ``text`` as
+    given, for a placeholder such as ``(H, W)``); the command line reads its
+    flag instead: ``--flag`` or ``--flag value``.
+
+    Examples
+    --------
+    >>> str(WavelensError(f"use {param('n_patterns', 898)} or fewer, or pass {param('resize', text='(H, W)')}"))
+    'use n_patterns=898 or fewer, or pass resize=(H, W)'
+    >>> render(f"use {param('split', 'all')}", lambda name, value: f"--{name} {value}")
+    "use --split 'all'"
+    """
+    if value is not _NO_VALUE:
+        text = repr(value)
+    return f"{_MARK}{name}{_MARK}" if text is None else f"{_MARK}{name}{_SEP}{text}{_MARK}"
+
+
+def see(python):
+    """A pointer to a Python way to look something up (``see python``), marked in a message:
+    the command line names its own command instead (``run 'wavelens wavelets'``).
+
+    >>> str(WavelensError(f"{see('help(wavelens.load_dataset)')} for the built-in names."))
+    'see help(wavelens.load_dataset) for the built-in names.'
+    """
+    return param(f"see {python}")
+
+
+def _python(name, value):
+    return name if value is None else f"{name}={value}"
+
+
+def render(message, say=_python):
+    """``message`` with each marked parameter written by ``say(name, value)``, or as Python
+    says it (``name``, ``name=value``) where ``say`` returns None; ``value`` is None for a
+    bare name, else the Python text of the value."""
+    return _MARKED.sub(lambda m: say(m[1], m[2]) or _python(m[1], m[2]), message)
+
 
 class WavelensError(ValueError):
-    """Bad input: a parameter out of range, or a missing or malformed file."""
+    """Bad input: a parameter out of range, or a missing or malformed file.
+
+    ``str(error)`` names the parameters as Python does (``n_patterns=898``);
+    ``error.template`` keeps them marked (see :func:`param`), for the command
+    line to name its flags.
+    """
+
+    def __init__(self, message=""):
+        self.template = str(message)
+        super().__init__(render(self.template))
+
+    def __reduce__(self):
+        return type(self), (self.template,)
 
 
 def check_positive_int(value, name, *, minimum=1):
     """Return ``value`` as an int, or raise if it is not an integer >= minimum."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise WavelensError(
-            f"The '{name}' parameter must be an integer >= {minimum}. Got {value!r} instead."
+            f"The '{param(name)}' parameter must be an integer >= {minimum}. Got {value!r} instead."
         )
     if value < minimum:
         raise WavelensError(
-            f"The '{name}' parameter must be an integer >= {minimum}. Got {value} instead."
+            f"The '{param(name)}' parameter must be an integer >= {minimum}. Got {value} instead."
         )
     return int(value)
 
@@ -46,13 +115,16 @@ def check_energy(energy):
     """Return ``energy`` as a float in (0, 1], or raise."""
     if isinstance(energy, bool) or not isinstance(energy, numbers.Real):
         raise WavelensError(
-            f"The 'energy' parameter must be a number in (0, 1], e.g. 0.99. Got {energy!r} instead."
+            f"The '{param('energy')}' parameter must be a number in (0, 1], e.g. 0.99. Got {energy!r} instead."
         )
     if not 0.0 < float(energy) <= 1.0:
         raise WavelensError(
-            f"The 'energy' parameter must be a number in (0, 1], e.g. 0.99. Got {energy} instead."
+            f"The '{param('energy')}' parameter must be a number in (0, 1], e.g. 0.99. Got {energy} instead."
         )
     return float(energy)
+
+
+_WAVELIST = "pywt.wavelist(kind='discrete')"
 
 
 def check_wavelet(wavelet):
@@ -65,7 +137,7 @@ def check_wavelet(wavelet):
             hint = " (it is a continuous wavelet; wavelens needs a discrete one)"
         raise WavelensError(
             f"Unknown wavelet {wavelet!r}{hint}: expected a discrete PyWavelets wavelet "
-            "such as db1, db3, sym4, coif1 or bior2.2; run 'wavelens wavelets' for the full list."
+            f"such as db1, db3, sym4, coif1 or bior2.2; {see(_WAVELIST)} for the full list."
         )
     return pywt.Wavelet(wavelet)
 
@@ -96,9 +168,10 @@ def check_level(level, image_shape, wavelet):
     if level > max_level:
         size = "x".join(str(s) for s in image_shape)
         if max_level == 0:
-            fix = "use a wavelet with a shorter filter (e.g. db1) or larger images (--resize)"
+            fix = ("use a wavelet with a shorter filter (e.g. db1) or larger images "
+                   f"({param('resize', text='(H, W)')})")
         else:
-            fix = f"use --level {max_level} or less"
+            fix = f"use {param('level', max_level)} or less"
         raise WavelensError(
             f"Level {level} is too high for {size} images with wavelet {wavelet.name} "
             f"(filter length {wavelet.dec_len}): the most is {max_level}; {fix}."
@@ -156,5 +229,6 @@ def check_seed(seed, name="seed"):
     """Return ``seed`` as an int in [0, 2**32 - 1], or raise."""
     seed = check_positive_int(seed, name, minimum=0)
     if seed > SEED_MAX:
-        raise WavelensError(f"The '{name}' parameter must be an integer from 0 to {SEED_MAX}. Got {seed} instead.")
+        raise WavelensError(f"The '{param(name)}' parameter must be an integer from 0 to {SEED_MAX}. "
+                            f"Got {seed} instead.")
     return seed

@@ -12,7 +12,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._chunks import resolve_n_jobs
-from ._validation import WavelensError, check_positive_int, check_seed
+from ._validation import WavelensError, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
                           share_table)
@@ -232,12 +232,12 @@ def _check_classes(dataset, n_patterns):
         only = dataset.class_names[present[0]] if len(present) else "none"
         raise WavelensError(
             f"{dataset.source}: the images hold a single class ({only}); relating patterns to classes "
-            "needs at least two. Use a dataset (or --limit) with several classes."
+            f"needs at least two. Use a dataset with several classes (or a larger {param('limit')})."
         )
     if dataset.n_images < n_patterns:
         raise WavelensError(
             f"{dataset.source}: {dataset.n_images} images are fewer than the {n_patterns} patterns "
-            f"asked for; use --patterns {max(2, dataset.n_images // 2)} or fewer, or more images."
+            f"asked for; use {param('n_patterns', max(2, dataset.n_images // 2))} or fewer, or more images."
         )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import WavelensError
+from ._validation import WavelensError, param
 
 __all__ = ["Communities", "describe_communities", "eigengap", "laplacian_spectrum", "spectral_communities"]
 
@@ -134,9 +134,8 @@ def spectral_communities(graph, *, n_communities=None, max_communities=30, seed=
     n = graph.shape[0]
     wanted = max(max_communities, n_communities or 0)
     if n < 3 or (n_communities or 2) > n - 1:
-        raise WavelensError(
-            f"{n} images are too few for {n_communities or 2} communities; use fewer communities or more images."
-        )
+        fewer = f"use {param('n_communities', n - 1)} or fewer, or " if n_communities and n > 2 else "use "
+        raise WavelensError(f"{n} images are too few for {n_communities or 2} communities; {fewer}more images.")
     eigenvalues, vectors = laplacian_spectrum(graph, wanted + 1, seed=seed)
     gap_k = eigengap(eigenvalues, min(max_communities, len(eigenvalues) - 1))
     k = n_communities or gap_k

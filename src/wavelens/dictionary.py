@@ -20,7 +20,7 @@ import numpy as np
 
 from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._progress import stage
-from ._validation import WavelensError, check_positive_int
+from ._validation import WavelensError, check_positive_int, param
 
 __all__ = ["PatternDictionary", "assign_patterns", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
 
@@ -165,10 +165,12 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
         raise WavelensError("The image patterns hold no top patterns; compute them with top_k >= 1.")
     n_images, top_k = patterns.top_energy.shape
     present = np.flatnonzero(patterns.top_energy.ravel() > 0)
+    if not len(present):
+        raise WavelensError(f"The {n_images} images give no rank-1 pattern (every pixel is 0); use other images.")
     if len(present) < n_patterns:
         raise WavelensError(
             f"{n_images} images give {len(present)} rank-1 patterns, fewer than the {n_patterns} "
-            "prototypes asked for; use a smaller --patterns or more images."
+            f"prototypes asked for; use {param('n_patterns', len(present))} or fewer, or more images."
         )
     rng = np.random.default_rng(seed)
     sample_size = min(len(present), _SAMPLES_PER_PROTOTYPE * n_patterns)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import WavelensError
+from ._validation import WavelensError, param
 from ._version import __version__
 from .duplicates import DuplicatePairs, find_duplicates
 from .summaries import duplicates_findings
@@ -156,13 +156,14 @@ def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="
     DuplicateAnalysis
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise WavelensError(f"The 'threshold' parameter must be a number in (0, 1], e.g. 0.98. Got {threshold!r} "
-                            "instead.")
+        raise WavelensError(f"The '{param('threshold')}' parameter must be a number in (0, 1], e.g. 0.98. "
+                            f"Got {threshold!r} instead.")
     within = dataset_b is None
     b = dataset_a if within else dataset_b
     if b.image_shape != dataset_a.image_shape:
-        raise WavelensError(f"dataset_a has images of shape {dataset_a.image_shape} but dataset_b of "
-                            f"{b.image_shape}; compare datasets of one image size (resize one of them).")
+        raise WavelensError(f"{param('dataset_a')} has images of shape {dataset_a.image_shape} but "
+                            f"{param('dataset_b')} of {b.image_shape}; compare datasets of one image size "
+                            "(resize one of them).")
     timings = {}
     start = time.perf_counter()
     rows_a, _ = wavelet_transform(dataset_a.images, wavelet=wavelet, level=level, mode=mode, n_jobs=n_jobs)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._chunks import chunk_bounds
 from ._progress import stage
-from ._validation import WavelensError
+from ._validation import WavelensError, param
 from .graph import unit_rows
 
 __all__ = ["DuplicatePairs", "find_duplicates", "image_digests", "match_rows"]
@@ -101,14 +101,16 @@ def find_duplicates(rows_a, rows_b=None, *, threshold=0.98, images_a=None, image
     DuplicatePairs
     """
     if not 0 < threshold <= 1:
-        raise WavelensError(f"--threshold must be in (0, 1], e.g. 0.98; got {threshold}.")
+        raise WavelensError(f"The '{param('threshold')}' parameter must be a number in (0, 1], e.g. 0.98. "
+                            f"Got {threshold!r} instead.")
     within = rows_b is None
     a, _ = unit_rows(rows_a)
     b = None if within else unit_rows(rows_b)[0]
     if not within and a.shape[1] != b.shape[1]:
         raise WavelensError(
             f"The two datasets have images of different sizes ({a.shape[1]} vs {b.shape[1]} wavelet "
-            "coefficients); compare datasets of one image size (or use --resize)."
+            "coefficients); compare datasets of one image size (load them with "
+            f"{param('resize', text='(H, W)')})."
         )
     digests_a = digests_b = None
     if images_a is not None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._chunks import DEFAULT_CHUNK_SIZE
-from ._validation import WavelensError
+from ._validation import WavelensError, param
 from .spectrum import gram_matrix
 
 __all__ = ["FeatureSelection", "laplacian_scores", "select_features"]
@@ -137,7 +137,7 @@ def select_features(rows, *, method="qr", n_features=None, condition=1e5, max_fe
     if method not in METHODS:
         raise WavelensError(f"Unknown feature selection {method!r}: expected one of {', '.join(METHODS)}.")
     if condition is not None and not condition >= 1:
-        raise WavelensError(f"The 'condition' parameter must be a number >= 1; got {condition}.")
+        raise WavelensError(f"The '{param('condition')}' parameter must be a number >= 1; got {condition}.")
     gram = gram_matrix(rows, chunk_size=chunk_size)
     n_total = gram.shape[0]
     scores = None
@@ -154,7 +154,7 @@ def select_features(rows, *, method="qr", n_features=None, condition=1e5, max_fe
     if n_features is not None:
         if n_features > n_total:
             raise WavelensError(
-                f"--n-features {n_features} is more than the {n_total} wavelet coefficients per image."
+                f"{param('n_features', n_features)} is more than the {n_total} wavelet coefficients per image."
             )
         keep = min(n_features, len(order))
     elif method == "all":

@@ -11,7 +11,7 @@ image has cosine 0 with everything.
 
 import numpy as np
 
-from ._validation import WavelensError
+from ._validation import WavelensError, param
 
 __all__ = ["knn_graph", "unit_rows"]
 
@@ -45,7 +45,7 @@ def knn_graph(features, *, n_neighbors=10, n_jobs=None):
     n = len(features)
     if n_neighbors >= n:
         raise WavelensError(
-            f"--neighbors {n_neighbors} needs more than {n_neighbors} images; the dataset has {n}."
+            f"{param('n_neighbors', n_neighbors)} needs more than {n_neighbors} images; the dataset has {n}."
         )
     x, squared = unit_rows(features)
     search = NearestNeighbors(n_neighbors=n_neighbors + 1, algorithm="brute", metric="euclidean",

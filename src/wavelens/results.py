@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._outdir import OutputFolder
-from ._validation import WavelensError, shown
+from ._validation import WavelensError, param, shown
 from .report_data import report_arrays, write_member_images, write_pair_images
 
 __all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
@@ -164,7 +164,7 @@ def write_analysis_report(analysis, path, *, overwrite=False):
 
     path = Path(path)
     if path.is_dir() or (path.exists() and not overwrite):
-        what = "is a folder" if path.is_dir() else "exists (pass overwrite=True to replace it)"
+        what = "is a folder" if path.is_dir() else f"exists (pass {param('overwrite', True)} to replace it)"
         raise WavelensError(f"The report path {shown(path)} {what}; name a new .html file.")
     if not path.parent.is_dir():
         raise WavelensError(f"The report path {shown(path)}: its folder does not exist; create it first.")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._progress import stage
 from .summaries import communities_findings
-from ._validation import WavelensError, check_positive_int, check_seed
+from ._validation import WavelensError, check_positive_int, check_seed, param
 from ._version import __version__
 from .communities import describe_communities, spectral_communities
 from .features import select_features
@@ -184,7 +184,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)
     if not 0 < mixed_threshold <= 1:
-        raise WavelensError(f"The 'mixed_threshold' parameter must be in (0, 1]; got {mixed_threshold}.")
+        raise WavelensError(f"The '{param('mixed_threshold')}' parameter must be in (0, 1]; got {mixed_threshold}.")
     timings = {}
     clock = time.perf_counter()
     coefficients, layout = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,

@@ -49,6 +49,7 @@ import click  # noqa: E402
 from .._outdir import COMMITTED, Stopped, stop_on_signals  # noqa: E402
 from .._validation import WavelensError, printable  # noqa: E402
 from .._version import __version__  # noqa: E402
+from ._options import error_message  # noqa: E402
 from .analyze import analyze_command  # noqa: E402
 from .datasets import datasets_command, wavelets_command  # noqa: E402
 from .noise_curve import noise_curve_command  # noqa: E402
@@ -96,7 +97,7 @@ def main(argv=None):
         with stop_on_signals():
             code = cli.main(args=argv, prog_name="wavelens", standalone_mode=False)
     except WavelensError as exc:
-        code = _fail(str(exc))
+        code = _fail(error_message(exc))
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         code = 2

@@ -1,18 +1,82 @@
-"""Options shared by several subcommands, so each has one name and one help text."""
+"""Options shared by several subcommands, so each has one name and one help text; and the
+flag of each library parameter, for the library's error messages."""
 
+import ast
 import re
 import shlex
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import click
 import pywt
 
 from .. import _progress as progress
 from ..datasets import BUILTIN_DATASETS, builtin_search_path, load_dataset
-from .._validation import SEED_MAX
+from .._validation import SEED_MAX, WavelensError, render
 from ..lowrank import load_kernel
+
+
+# The library's errors name its parameters (``use n_patterns=898 or fewer``, see
+# wavelens._validation.param); the command line names the flag of each instead
+# (``use --patterns 898 or fewer``). A name not listed here stays as Python says it.
+FLAGS = {
+    # datasets
+    "dataset_a": "DATASET_A", "dataset_b": "DATASET_B", "split": "--split", "data_dir": "--data-dir",
+    "limit": "--limit", "resize": "--resize", "seed": "--seed", "random_state": "--seed",
+    # the wavelet transform and the patterns
+    "wavelet": "--wavelet", "level": "--level", "mode": "--mode", "energy": "--energy", "top_k": "--top-k",
+    "n_patterns": "--patterns", "center": "--center", "random_repeats": "--random-repeats",
+    "label_noise": "--label-noise", "fractions": "--fractions",
+    # communities and duplicates
+    "features": "--features", "n_features": "--n-features", "condition": "--condition",
+    "max_features": "--max-features", "n_neighbors": "--neighbors", "max_communities": "--max-communities",
+    "n_communities": "--communities", "per_class": "--per-class", "mixed_threshold": "--mixed-threshold",
+    "threshold": "--threshold",
+    # output
+    "folder": "--out", "overwrite": "--overwrite", "n_jobs": "--jobs",
+    # Python ways to look something up (wavelens._validation.see): the command that shows it
+    "see pywt.wavelist(kind='discrete')": "run 'wavelens wavelets'",
+    "see help(wavelens.load_dataset)": "run 'wavelens datasets'",
+}
+
+
+def _flag_value(name, text):
+    """The command-line text of a value Python writes as ``text``: its repr, or a placeholder."""
+    size = re.fullmatch(r"\(\s*(\w+)\s*,\s*(\w+)\s*\)", text)
+    if name == "resize" and size:  # (32, 32) -> 32x32, the placeholder (H, W) -> HxW
+        return f"{size[1]}x{size[2]}"
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):  # another placeholder: as it is
+        return text
+    return "" if value is True else str(value)  # True: a flag that takes no value, e.g. --overwrite
+
+
+def error_message(exc):
+    """The message of library error ``exc`` with flags for parameters: ``use --patterns 898 or fewer``."""
+    names = {**FLAGS, **getattr(exc, "cli_flags", {})}
+
+    def say(name, value):
+        flag = names.get(name)
+        if flag is None:
+            return None  # as Python says it
+        shown = None if value is None else _flag_value(name, value)
+        return f"{flag} {shown}" if shown else flag
+
+    return render(exc.template, say)
+
+
+@contextmanager
+def flags(**names):
+    """Within the block, library errors name these flags for these parameters, e.g.
+    ``flags(split="--split-b")`` for the second dataset of a command."""
+    try:
+        yield
+    except WavelensError as exc:
+        exc.cli_flags = {**names, **getattr(exc, "cli_flags", {})}  # an inner block's names win
+        raise
 
 
 class ImageSize(click.ParamType):

@@ -8,7 +8,7 @@ from .._drawing import start_figure_process
 from ..datasets import load_dataset
 from ..duplicate_analysis import find_near_duplicates
 from ..results import OutputFolder, write_duplicates
-from ._options import command_line, ImageSize, input_paths, Seed, output_options, wavelet_options
+from ._options import command_line, flags, ImageSize, input_paths, Seed, output_options, wavelet_options
 
 
 @click.command("duplicates")
@@ -50,7 +50,8 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
         a = load_dataset(dataset_a, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
         b = None
         if dataset_b is not None:
-            b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+            with flags(split="--split-b"):
+                b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
         load_s = time.perf_counter() - start
         result = find_near_duplicates(a, b, threshold=threshold, wavelet=wavelet, level=level, mode=mode,
                                       n_jobs=jobs, params={"limit": limit, "seed": seed})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._validation import WavelensError, check_positive_int, check_seed
+from .._validation import WavelensError, check_positive_int, check_seed, see
 from ._arrays import from_arrays
 from ._base import UNLABELED, Dataset, stratified_subsample
 from ._builtin import BUILTIN_DATASETS, builtin_search_path
@@ -120,7 +120,7 @@ def _load_path(path, split, resize):
         raise WavelensError(
             f"Dataset {str(path)!r} {what}"
             + (f" ({names}) nor an existing path" if looks_like_name else "")
-            + "; run 'wavelens datasets' to see the built-in names and the accepted kinds of path."
+            + f"; {see('help(wavelens.load_dataset)')} for the built-in names and the accepted kinds of path."
         )
     if path.is_file():
         if path.suffix.lower() == ".npz":

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from .._validation import WavelensError
+from .._validation import WavelensError, param
 from ._base import make_dataset
 from ._idx import FASHION_MNIST_CLASSES, has_idx_files, load_idx_folder
 
@@ -40,7 +40,7 @@ def _load_digits(split):
     from sklearn.datasets import load_digits
 
     if split != "all":
-        raise WavelensError(f"digits has no train/test split, so no '{split}'; use --split all.")
+        raise WavelensError(f"digits has no train/test split, so no '{split}'; use {param('split', 'all')}.")
     bunch = load_digits()
     # Pixel values are counts from 0 to 16.
     return make_dataset(bunch.images / 16.0, bunch.target, [str(c) for c in bunch.target_names],
@@ -56,8 +56,8 @@ def load_builtin(name, split, *, data_dir=None):
         if folder.is_dir() and has_idx_files(folder):
             class_names = FASHION_MNIST_CLASSES if name == "fashion-mnist" else None
             return load_idx_folder(folder, split, name=name, class_names=class_names)
-    looked = ", ".join(str(f) for f in folders) or "nowhere (no --data-dir and no $WAVELENS_DATA)"
+    looked = ", ".join(str(f) for f in folders) or f"nowhere (no {param('data_dir')} and no $WAVELENS_DATA)"
     raise WavelensError(
         f"Cannot find the {name} files: looked in {looked}. To fix it, {_HOW_TO_GET[name]}, "
-        "or pass --data-dir DIR."
+        f"or pass {param('data_dir', 'DIR')}."
     )

@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from .._limits import check_limit, limit_value
-from .._validation import WavelensError, printable, shown
+from .._validation import WavelensError, param, printable, shown
 from ._base import Dataset, file_text, make_dataset
 
 __all__ = ["IMAGE_SUFFIXES", "check_resize", "is_image_folder", "load_image_files", "load_image_folder"]
@@ -72,6 +72,7 @@ _DEEP_MODES = _SIXTEEN_BIT | {"I", "F"}  # modes whose pixels are not 8-bit
 _GRAY_MODES = {"1", "L", "LA", "La"} | _DEEP_MODES
 _ALPHA_MODES = {"LA", "PA", "RGBA", "La", "RGBa"}
 _PREMULTIPLIED = {"La", "RGBa"}
+_RESIZE = param("resize", text="(H, W)")
 
 
 def _reason(exc):
@@ -272,7 +273,7 @@ def _check_size(path, found, size, resize):
     if found != size and not resize:
         raise WavelensError(
             f"{shown(path)} decodes to {found[0]}x{found[1]} pixels, not the {size[0]}x{size[1]} "
-            "of its header or of the other images; remove or replace it, or pass --resize HxW."
+            f"of its header or of the other images; remove or replace it, or pass {_RESIZE}."
         )
 
 
@@ -366,7 +367,7 @@ def _read_images(files, resize, where, describe):
             raise WavelensError(
                 f"{where}: images have {len(sizes)} different sizes (e.g. {shown(path_a)} is "
                 f"{size_a[0]}x{size_a[1]}, {shown(path_b)} is {size_b[0]}x{size_b[1]}); "
-                "pass --resize HxW to bring them to one size."
+                f"pass {_RESIZE} to bring them to one size."
             )
         size = next(iter(sizes)) if resize is None else resize
         # Images of mode I are 16-bit if all their values are, else all are 32-bit.
@@ -389,7 +390,7 @@ def _read_images(files, resize, where, describe):
 
 def _described(exc, describe, i):
     """``exc``, with ``describe(i)`` (where the file was named, e.g. a CSV's line) in front if given."""
-    return exc if describe is None else WavelensError(f"{describe(i)}: {exc}")
+    return exc if describe is None else WavelensError(f"{describe(i)}: {exc.template}")
 
 
 def load_image_files(files: Sequence[str | os.PathLike], labels: Sequence | None, class_names: Sequence[str] | None,
@@ -486,7 +487,7 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
         if split != "all":
             raise WavelensError(
                 f"{shown(root)} has no train/ and test/ sub-folders, so it has no '{split}' split; "
-                "use --split all."
+                f"use {param('split', 'all')}."
             )
         class_names = _class_folders(root)
         part_roots = [root]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._limits import check_limit
-from .._validation import WavelensError
+from .._validation import WavelensError, param
 from ._base import make_dataset, split_ids
 
 __all__ = ["read_idx", "load_idx_folder", "find_idx_pair"]
@@ -282,7 +282,8 @@ def load_idx_folder(folder, split, *, name, class_names=None):
         if images and part_images.shape[1:] != images[0].shape[1:]:
             raise WavelensError(
                 f"{pair[0]} holds {part_images.shape[1]}x{part_images.shape[2]} images but the train "
-                f"split holds {images[0].shape[1]}x{images[0].shape[2]}; use --split train or --split test."
+                f"split holds {images[0].shape[1]}x{images[0].shape[2]}; use {param('split', 'train')} or "
+                f"{param('split', 'test')}."
             )
         images.append(part_images)
         labels.append(part_labels)

@@ -42,7 +42,7 @@ import stat
 from pathlib import Path
 
 from .._limits import check_limit
-from .._validation import WavelensError, printable, shown
+from .._validation import WavelensError, param, printable, shown
 from ._base import Dataset
 from ._folder import check_resize, load_image_files
 
@@ -306,7 +306,8 @@ def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, i
         raise WavelensError(f"{table} has a header but no rows; add one row per image.")
     if split != "all":
         if not has_splits:
-            raise WavelensError(f"{table} has no split column, so it has no '{split}' split; use --split all, "
+            raise WavelensError(f"{table} has no split column, so it has no '{split}' split; "
+                                f"use {param('split', 'all')}, "
                                 "or add a split column (train or test).")
         rows = [row for row in rows if row.split == split]
         if not rows:
