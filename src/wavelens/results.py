@@ -268,14 +268,13 @@ def write_noise_curve(rows, out, *, overwrite=False, context=None, report=True):
 
 
 def write_communities(analysis, out, *, overwrite=False, report=True):
-    """``summary.json``, ``communities.csv`` (image index, label, class, community) and the report."""
+    """``summary.json``, ``communities.csv`` (:attr:`CommunityAnalysis.per_image`: id, path, index, label,
+    class, community) and the report."""
     start = time.perf_counter()
     d = analysis.dataset
     with _staging(out, overwrite, [d.source]) as staging:
         with open(staging / "communities.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            table = analysis.per_image
-            table.to_csv(handle, index=False)
+            analysis.per_image.to_csv(handle, index=False)
         write_member_images(staging / "report.npz", analysis)
         summary = _finish(staging, analysis, start)
         if report:
