@@ -222,3 +222,16 @@ def test_duplicates_of_different_sizes(tmp_path, rng):
     np.savez(tmp_path / "b.npz", images=rng.random((4, 9, 9)), labels=np.arange(4))
     result = run_cli("duplicates", tmp_path / "a.npz", tmp_path / "b.npz", "--out", tmp_path / "o")
     assert result.returncode == 2 and "compare datasets of one image size" in result.stderr
+
+
+def test_duplicates_compare_class_names_and_stored_pixels_across_datasets():
+    from wavelens import find_near_duplicates, from_arrays
+
+    pixels = np.random.default_rng(1).integers(0, 256, (30, 8, 8)).astype(np.uint8)
+    names = np.array(["zero", "one", "two"])
+    train = from_arrays(pixels, names[np.arange(30) % 3])
+    test = from_arrays(pixels[[10, 11]], names[[1, 2]])  # class numbers differ: test has no "zero"
+    found = find_near_duplicates(test, train, threshold=0.999)
+    table = found.pairs_table
+    assert len(table) == 2 and table.exact.all()
+    assert not table.labels_disagree.any() and (table.class_a == table.class_b).all()

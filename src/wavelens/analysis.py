@@ -301,6 +301,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     seed = check_seed(seed)
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
+    noisy_labels(dataset.labels[:0], label_noise, dataset.n_classes)  # checks the fraction before the work
     _check_classes(dataset, n_patterns)
     timings = {}
     clock = time.perf_counter()

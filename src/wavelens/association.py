@@ -13,7 +13,7 @@ permutation p-value for the observed NMI.
 
 import numpy as np
 
-from ._validation import WavelensError
+from ._validation import WavelensError, param
 
 __all__ = [
     "STATISTICS",
@@ -214,7 +214,7 @@ def noisy_labels(labels, fraction, n_classes, *, seed=0):
     fraction of 1 gives the paper's randomly labeled dataset.
     """
     if not 0.0 <= fraction <= 1.0:
-        raise WavelensError(f"The label-noise fraction must be in [0, 1]; got {fraction}.")
+        raise WavelensError(f"The '{param('label_noise')}' parameter must be a fraction in [0, 1]; got {fraction}.")
     rng = np.random.default_rng(seed)
     labels = np.array(labels, copy=True)
     chosen = rng.choice(len(labels), size=int(round(fraction * len(labels))), replace=False)

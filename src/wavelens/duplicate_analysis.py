@@ -62,7 +62,12 @@ class DuplicateAnalysis:
 
     @property
     def labels_disagree(self):
-        return self.dataset_a.labels[self.pairs.index_a] != self.dataset_b.labels[self.pairs.index_b]
+        """Whether each pair's class names differ (by name: two datasets may number their classes
+        differently)."""
+        a, b, p = self.dataset_a, self.dataset_b, self.pairs
+        names_a = np.asarray(a.class_names, dtype=object)[a.labels[p.index_a]]
+        names_b = np.asarray(b.class_names, dtype=object)[b.labels[p.index_b]]
+        return names_a != names_b
 
     @property
     def pairs_table(self):
@@ -171,8 +176,13 @@ def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="
                                                    n_jobs=n_jobs)[0]
     timings["transform"] = time.perf_counter() - start
     start = time.perf_counter()
-    pairs = find_duplicates(rows_a, rows_b, threshold=threshold, images_a=dataset_a.images,
-                            images_b=None if within else b.images)
+    # Exact copies are found on the pixels as stored when both hold one kind of integer pixels
+    # (float images are scaled by each dataset's own largest value, which two copies need not share).
+    stored_a, stored_b = dataset_a.stored[0], b.stored[0]
+    same_kind = dataset_a.pixel_max is not None and stored_a.dtype == stored_b.dtype
+    pairs = find_duplicates(rows_a, rows_b, threshold=threshold,
+                            images_a=stored_a if same_kind else dataset_a.images,
+                            images_b=None if within else (stored_b if same_kind else b.images))
     timings["search"] = time.perf_counter() - start
     recorded = {"threshold": threshold, "wavelet": wavelet, "level": level, "mode": mode,
                 "split": dataset_a.split, "split_b": None if within else b.split, **(params or {})}
