@@ -817,3 +817,26 @@ def test_integer_arrays_given_in_python_are_scaled_by_their_type():
     psnr = [decompose_images(d.images, top_k=1)[0].psnr_db for d in (as_uint8, as_float)]
     np.testing.assert_allclose(psnr[0], psnr[1], rtol=1e-5)
     assert np.median(psnr[0]) > 0  # read as [0, 255] it was about -20 dB
+
+
+def test_results_of_arrays_can_be_saved_again_and_tables_protect_their_images(tmp_path, monkeypatch):
+    from wavelens import WavelensError, analyze, from_arrays, load_dataset
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(4)
+    arrays = from_arrays(rng.integers(0, 256, (40, 8, 8), dtype=np.uint8), np.arange(40) % 2)
+    result = analyze(arrays, n_patterns=4, random_repeats=1)
+    result.save("from_arrays", report=False)  # an in-memory dataset has no input to keep clear of
+    result.save("from_arrays", overwrite=True, report=False)
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = ["path,label"]
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(images / f"{i}.png")
+        rows.append(f"images/{i}.png,{'ab'[i % 2]}")
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    table = analyze(load_dataset("list.csv"), n_patterns=4, random_repeats=1)
+    before = _snapshot(images, [])
+    with pytest.raises(WavelensError, match="lies inside the input"):
+        table.save(images / "results", report=False)
+    assert _snapshot(images, []) == before

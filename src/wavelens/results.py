@@ -24,6 +24,12 @@ from .report_data import report_arrays, write_member_images, write_pair_images
 __all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
 
 
+def _inputs(dataset):
+    """The paths a dataset was read from: its files or folders, and the folders of its images."""
+    folders = [] if dataset.paths is None else sorted({str(Path(path).parent) for path in dataset.paths})
+    return list(dataset.input_paths) + folders
+
+
 @contextmanager
 def _staging(out, overwrite, inputs=()):
     """The folder to write into: ``out``'s staging folder if it is a claimed
@@ -186,7 +192,7 @@ def write_analysis(analysis, out, *, overwrite=False, report=True):
         The summary that was written.
     """
     start = time.perf_counter()
-    with _staging(out, overwrite, [analysis.dataset.source]) as staging:
+    with _staging(out, overwrite, _inputs(analysis.dataset)) as staging:
         tables_by_kind = analysis.tables()
         arrays = _analysis_arrays(analysis, tables_by_kind)
         # The report's figures are drawn from these arrays while the files are written
@@ -272,7 +278,7 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
     class, community) and the report."""
     start = time.perf_counter()
     d = analysis.dataset
-    with _staging(out, overwrite, [d.source]) as staging:
+    with _staging(out, overwrite, _inputs(d)) as staging:
         with open(staging / "communities.csv", "w", newline="", encoding="utf-8") as handle:
             analysis.per_image.to_csv(handle, index=False)
         write_member_images(staging / "report.npz", analysis)
@@ -287,7 +293,7 @@ def write_duplicates(result, out, *, overwrite=False, report=True):
     and the report of a :class:`~wavelens.duplicate_analysis.DuplicateAnalysis`."""
     a, b = result.dataset_a, result.dataset_b
     start = time.perf_counter()
-    with _staging(out, overwrite, [a.source, b.source]) as staging:
+    with _staging(out, overwrite, _inputs(a) + _inputs(b)) as staging:
         table = result.pairs_table
         table.to_csv(staging / "duplicates.csv", index=False, float_format="%.6f", encoding="utf-8")
         write_pair_images(staging / "report.npz", result.pairs, a, b)

@@ -79,7 +79,7 @@ def from_arrays(images: np.ndarray | Sequence, labels: np.ndarray | Sequence | N
     if labels is not None:
         labels = _array(labels, "labels")
     return make_dataset(images, labels, class_names, name=name, split=split, source="from_arrays", ids=ids,
-                        paths=paths)
+                        paths=paths, input_paths=())
 
 
 def _array(values, parameter):

@@ -88,7 +88,7 @@ class Dataset:
                  class_names: Sequence[str] | None, *, name: str, split: str, source: str,
                  index: Sequence[int] | np.ndarray | None = None, ids: Sequence[str] | np.ndarray | None = None,
                  paths: Sequence[str] | np.ndarray | None = None, pixels: np.ndarray | None = None,
-                 pixel_max: int | None = None) -> None:
+                 pixel_max: int | None = None, input_paths: Sequence[str] = ()) -> None:
         if images is None and pixels is None:
             raise WavelensError("A Dataset needs images (or pixels); got neither.")
         if images is not None:
@@ -128,6 +128,9 @@ class Dataset:
         self.index = _check_index(index, len(array), source)
         self.ids = _check_ids(ids, self.index, split, source)
         self.paths = _check_paths(paths, len(array), source)
+        # The files and folders the images were read from (none for arrays made in memory):
+        # what a result written from this dataset must keep clear of.
+        self.input_paths = tuple(str(path) for path in input_paths)
 
     @property
     def images(self):
@@ -379,7 +382,7 @@ def split_ids(sizes):
 
 def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class_names: Sequence[str] | None, *,
                  name: str, split: str, source: str, ids: Sequence | np.ndarray | None = None,
-                 paths: Sequence | np.ndarray | None = None) -> Dataset:
+                 paths: Sequence | np.ndarray | None = None, input_paths: Sequence[str] | None = None) -> Dataset:
     """Check images and labels agree and build a :class:`Dataset`.
 
     Parameters
@@ -404,7 +407,10 @@ def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class
             labels = np.array([label.decode("utf-8", "replace") for label in labels.tolist()], dtype=str)
         if labels.dtype.kind == "U" and labels.ndim == 1 and len(labels) == len(images):
             labels, class_names = _class_numbers(labels, class_names, source)
-    return Dataset(images, labels, class_names, name=name, split=split, source=str(source), ids=ids, paths=paths)
+    if input_paths is None:  # read from the file or folder ``source``
+        input_paths = (str(source),)
+    return Dataset(images, labels, class_names, name=name, split=split, source=str(source), ids=ids, paths=paths,
+                   input_paths=input_paths)
 
 
 def stratified_subsample(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
@@ -441,4 +447,5 @@ def stratified_subsample(dataset: Dataset, limit: int | None, seed: int) -> Data
         paths=None if dataset.paths is None else dataset.paths[keep],
         pixels=array[keep] if pixel_max else None,
         pixel_max=pixel_max,
+        input_paths=dataset.input_paths,
     )
