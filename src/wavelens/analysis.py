@@ -103,10 +103,7 @@ class Analysis:
         import pandas as pd
 
         d, p, dictionary = self.dataset, self.patterns, self.dictionary
-        columns = {"id": d.ids}
-        if d.paths is not None:
-            columns["path"] = d.paths
-        columns.update(index=d.index, label=d.labels, class_name=np.asarray(d.class_names, dtype=object)[d.labels])
+        columns = d.image_columns()
         if self.params.get("label_noise"):
             columns["noisy_label"] = self.labels
         columns.update(rank_at_energy=p.rank_at_energy, numerical_rank=p.numerical_rank,
@@ -182,15 +179,7 @@ class Analysis:
         return {
             "wavelens_version": __version__,
             "command": self.command,
-            "dataset": {
-                "name": d.name,
-                "split": d.split,
-                "source": d.source,
-                "n_images": d.n_images,
-                "image_shape": list(d.image_shape),
-                "n_classes": d.n_classes,
-                "class_names": list(d.class_names),
-            },
+            "dataset": d.record(),
             "params": dict(self.params),
             "wavelet_matrix_shape": list(self.layout.matrix_shape),
             "lowrank": lowrank_summary(self.patterns),

@@ -101,12 +101,8 @@ class DuplicateAnalysis:
         order = np.argsort(p.similarity, kind="stable")  # the most similar pair of each image is written last
         best[p.index_a[order]] = p.similarity[order]
         best_id[p.index_a[order]] = self.dataset_b.ids[p.index_b[order]]
-        columns = {"id": a.ids}
-        if a.paths is not None:
-            columns["path"] = a.paths
-        columns.update(index=a.index, label=a.labels, class_name=np.asarray(a.class_names, dtype=object)[a.labels],
-                       n_duplicates=count, best_similarity=best, best_match=best_id)
-        return pd.DataFrame(columns)
+        return pd.DataFrame({**a.image_columns(), "n_duplicates": count, "best_similarity": best,
+                             "best_match": best_id})
 
     def to_dict(self):
         """The JSON-ready record written to ``summary.json``."""

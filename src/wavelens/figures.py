@@ -15,7 +15,7 @@ Two rules hold for every figure:
   applies the rule, and :func:`channel_note` is the sentence the report adds
   to a figure's caption where the rule changed what is drawn.
 - **Text from the data** (class names, captions) goes through
-  :func:`figure_text`: made printable by :func:`clean_text` (undecodable bytes
+  :func:`figure_text`: made printable by :func:`wavelens._validation.printable` (undecodable bytes
   become U+FFFD, control characters their escapes), ``$`` escaped so that
   matplotlib never parses it as mathtext, and long names cut.
 """
@@ -25,10 +25,11 @@ import warnings
 
 import numpy as np
 
+from ._validation import printable
+
 __all__ = [
     "association_heatmaps",
     "channel_note",
-    "clean_text",
     "community_members",
     "duplicate_pairs",
     "eigenvalue_plot",
@@ -80,20 +81,11 @@ def channel_note(n_channels, *, signed=False):
             "(wavelens draws 3 channels as RGB, and any other number this way).")
 
 
-def clean_text(text):
-    """Text from the data (any value) as printable text that encodes as UTF-8: bytes that were not
-    UTF-8 (lone surrogates) become U+FFFD, control and other unprintable characters (line breaks
-    included) their escapes, as everywhere in wavelens (:func:`wavelens._validation.printable`)."""
-    from ._validation import printable
-
-    return printable(text)
-
-
 def figure_text(text, limit=None, *, mark_cut=False):
-    """Text from the data as a matplotlib label: :func:`clean_text`, at most ``limit`` characters
+    """Text from the data as a matplotlib label: :func:`~wavelens._validation.printable`, at most ``limit`` characters
     (ending with an ellipsis if ``mark_cut``), and ``$`` escaped so that matplotlib draws it as it
     is rather than parsing it as mathtext."""
-    text = clean_text(text)
+    text = printable(text)
     if limit is not None and len(text) > limit:
         text = text[:limit - 1] + "\u2026" if mark_cut else text[:limit]
     return text.replace("$", "\\$")

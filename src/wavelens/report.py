@@ -35,7 +35,7 @@ from . import figures
 from ._drawing import Drawings
 from ._saved_results import INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, read_summary, summary_kind
 from .summaries import analysis_findings, communities_findings, duplicates_findings, noise_curve_findings
-from ._validation import WavelensError, shown
+from ._validation import WavelensError, printable, shown
 
 __all__ = ["PendingReport", "build_report", "start_report"]
 
@@ -56,8 +56,8 @@ code, pre { background: #f6f6f6; padding: 0.1em 0.3em; } pre { padding: 0.8em; o
 # --- text from the data -----------------------------------------------------------------------
 
 def _h(text):
-    """Text from the data (any value), safe in the page: made printable (figures.clean_text) and HTML-escaped."""
-    return html.escape(figures.clean_text(text))
+    """Text from the data (any value), safe in the page: made printable (_validation.printable) and HTML-escaped."""
+    return html.escape(printable(text))
 
 
 # --- pieces of the page -----------------------------------------------------------------------
@@ -323,7 +323,7 @@ def _duplicate_rows(folder, limit=20):
     except OSError as exc:
         raise WavelensError(f"cannot read {shown(path)}: {exc.strerror or exc}; check its permissions.") from None
     except csv.Error as exc:
-        reason = figures.clean_text(str(exc))[:120]
+        reason = printable(str(exc))[:120]
         raise WavelensError(f"{shown(path)} is not a readable CSV file ({reason}); {RERUN}.") from None
     return rows
 
@@ -479,7 +479,7 @@ def start_report(folder, *, summary=None, saved=None):
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
         if summary is not None or isinstance(exc, WavelensError):
             raise  # a summary made in memory is not input: that would be a bug, worth its traceback
-        reason = figures.clean_text(f"{type(exc).__name__}: {exc}")[:120]
+        reason = printable(f"{type(exc).__name__}: {exc}")[:120]
         raise WavelensError(f"{shown(folder / name)} does not have the layout this version of wavelens writes "
                             f"({reason}); {RERUN}.") from None
     command = s.get("command") or "(not recorded)"

@@ -63,12 +63,7 @@ class CommunityAnalysis:
         import pandas as pd
 
         d = self.dataset
-        columns = {"id": d.ids}
-        if d.paths is not None:
-            columns["path"] = d.paths
-        columns.update(index=d.index, label=d.labels, class_name=np.asarray(d.class_names, dtype=object)[d.labels],
-                       community=self.assignment)
-        return pd.DataFrame(columns)
+        return pd.DataFrame({**d.image_columns(), "community": self.assignment})
 
     @property
     def communities(self):
@@ -97,9 +92,7 @@ class CommunityAnalysis:
         return {
             "wavelens_version": __version__,
             "command": self.command,
-            "dataset": {"name": d.name, "split": d.split, "source": d.source, "n_images": d.n_images,
-                        "image_shape": list(d.image_shape), "n_classes": d.n_classes,
-                        "class_names": list(d.class_names)},
+            "dataset": d.record(),
             "params": dict(self.params),
             "communities": {
                 "eigenvalues": whole["eigenvalues"] if whole else None,

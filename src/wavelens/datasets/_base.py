@@ -163,6 +163,22 @@ class Dataset:
     def n_classes(self):
         return len(self.class_names)
 
+    def image_columns(self) -> dict:
+        """The columns that name each image in every per-image table: ``id``, ``path`` (for
+        images read from files), ``index``, ``label`` and ``class_name``."""
+        columns = {"id": self.ids}
+        if self.paths is not None:
+            columns["path"] = self.paths
+        columns.update(index=self.index, label=self.labels,
+                       class_name=np.asarray(self.class_names, dtype=object)[self.labels])
+        return columns
+
+    def record(self) -> dict:
+        """The dataset as result files record it (``summary.json``'s ``dataset``)."""
+        return {"name": self.name, "split": self.split, "source": self.source, "n_images": self.n_images,
+                "image_shape": list(self.image_shape), "n_classes": self.n_classes,
+                "class_names": list(self.class_names)}
+
     def __repr__(self):
         return (f"Dataset(name={self.name!r}, split={self.split!r}, n_images={self.n_images}, "
                 f"image_shape={self.image_shape}, n_classes={self.n_classes})")
