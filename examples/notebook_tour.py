@@ -29,7 +29,7 @@ STATISTICS = ["nmi", "cramers_v", "purity"]
 
 def fashion_mnist(split):
     # Stands for the arrays you already have: uint8 images (n, 28, 28) and labels 0-9 (e.g. keras' load_data()).
-    d = wavelens.load_dataset("fashion-mnist", split=split, limit=args.limit, seed=0)
+    d = wavelens.load_dataset("fashion-mnist", split=split, limit=args.limit, random_state=0)
     x, y = d.pixels, np.array(CLASSES)[d.labels]  # labels as class names (strings)
     return wavelens.from_arrays(x, y, class_names=CLASSES, ids=d.ids, name="fashion-mnist", split=split)
 

@@ -81,27 +81,27 @@ def test_random_control_separates_real_from_random_association():
     def table(y):
         return contingency_table(ids, y, 8, 4)
 
-    result = compare_with_random(table, labels, repeats=19, seed=1)
+    result = compare_with_random(table, labels, repeats=19, random_state=1)
     assert result["true"]["nmi"] > 0.6
     assert result["random"]["nmi"] < 0.01 and result["random"]["repeats"] == 19
     assert result["p_value"] == pytest.approx(1 / 20)
     assert result["z_score"] > 50
 
     unrelated = rng.integers(0, 8, 2000)
-    null = compare_with_random(lambda y: contingency_table(unrelated, y, 8, 4), labels, repeats=19, seed=1)
+    null = compare_with_random(lambda y: contingency_table(unrelated, y, 8, 4), labels, repeats=19, random_state=1)
     assert null["true"]["nmi"] < 0.01
     assert null["p_value"] > 0.05
 
 
 def test_noisy_labels():
     labels = np.repeat(np.arange(5), 200)
-    assert np.array_equal(noisy_labels(labels, 0.0, 5, seed=0), labels)
-    half = noisy_labels(labels, 0.5, 5, seed=0)
+    assert np.array_equal(noisy_labels(labels, 0.0, 5, random_state=0), labels)
+    half = noisy_labels(labels, 0.5, 5, random_state=0)
     changed = (half != labels).mean()
     assert 0.5 * 0.8 - 0.05 < changed <= 0.5  # a fifth of the redrawn labels land on the true one
-    full = noisy_labels(labels, 1.0, 5, seed=0)
+    full = noisy_labels(labels, 1.0, 5, random_state=0)
     assert abs((full == labels).mean() - 0.2) < 0.05
-    assert np.array_equal(noisy_labels(labels, 0.3, 5, seed=3), noisy_labels(labels, 0.3, 5, seed=3))
+    assert np.array_equal(noisy_labels(labels, 0.3, 5, random_state=3), noisy_labels(labels, 0.3, 5, random_state=3))
 
 
 def test_share_table():

@@ -619,7 +619,7 @@ def test_a_signal_during_the_final_move_waits_for_it(tmp_path, capsys, monkeypat
     import json
 
     assert (out / ".wavelens-result").is_file()
-    assert json.loads((out / "summary.json").read_text())["params"]["seed"] == 5  # the new result is whole
+    assert json.loads((out / "summary.json").read_text())["params"]["random_state"] == 5  # the new result is whole
     assert not _leftovers(tmp_path)
 
 

@@ -30,7 +30,7 @@ def test_analyze_digits_end_to_end(tmp_path):
         "n_images": 1797, "image_shape": [8, 8], "n_classes": 10, "class_names": [str(i) for i in range(10)],
     }
     assert summary["params"]["wavelet"] == "db1" and summary["params"]["energy"] == 0.95
-    assert summary["params"]["seed"] == 1
+    assert summary["params"]["random_state"] == 1
     lowrank = summary["lowrank"]
     assert lowrank["max_possible_rank"] == 8
     assert 1 <= lowrank["rank_median"] <= lowrank["rank_p95"] <= lowrank["rank_max"] <= 8

@@ -120,18 +120,18 @@ def test_ids_and_paths_survive_limit(tmp_path, rng):
     _class_folder(tmp_path / "train", rng, (("a", 6), ("b", 4)))
     _class_folder(tmp_path / "test", rng, (("a", 2), ("b", 2)))
     full = load_dataset(tmp_path, split="all")
-    small = load_dataset(tmp_path, split="all", limit=5, seed=1)
+    small = load_dataset(tmp_path, split="all", limit=5, random_state=1)
     assert small.n_images == 5
     np.testing.assert_array_equal(small.ids, full.ids[small.index])
     np.testing.assert_array_equal(small.paths, full.paths[small.index])
     np.testing.assert_array_equal(small.pixels, full.pixels[small.index])
-    again = load_dataset(tmp_path, split="all", limit=5, seed=1)  # stable across runs
+    again = load_dataset(tmp_path, split="all", limit=5, random_state=1)  # stable across runs
     np.testing.assert_array_equal(again.ids, small.ids)
     write_idx_folder(tmp_path / "idx", rng.integers(0, 256, (10, 4, 4)), np.arange(10) % 2)
-    idx = load_dataset(tmp_path / "idx", limit=4, seed=0)
+    idx = load_dataset(tmp_path / "idx", limit=4, random_state=0)
     assert idx.ids.tolist() == [f"train/{i}" for i in idx.index]
-    assert load_dataset("digits", limit=30, seed=2).ids.tolist() == [
-        str(i) for i in load_dataset("digits", limit=30, seed=2).index]
+    assert load_dataset("digits", limit=30, random_state=2).ids.tolist() == [
+        str(i) for i in load_dataset("digits", limit=30, random_state=2).index]
 
 
 def test_dataset_checks_ids_and_paths():

@@ -158,9 +158,9 @@ def test_npz_string_labels_and_out_of_range_floats(tmp_path):
 def test_limit_is_stratified_and_seeded(tmp_path, rng):
     labels = np.repeat([0, 1, 2], [50, 30, 20])
     np.savez(tmp_path / "d.npz", images=rng.random((100, 4, 4)), labels=labels)
-    a = load_dataset(tmp_path / "d.npz", limit=10, seed=3)
-    b = load_dataset(tmp_path / "d.npz", limit=10, seed=3)
-    c = load_dataset(tmp_path / "d.npz", limit=10, seed=4)
+    a = load_dataset(tmp_path / "d.npz", limit=10, random_state=3)
+    b = load_dataset(tmp_path / "d.npz", limit=10, random_state=3)
+    c = load_dataset(tmp_path / "d.npz", limit=10, random_state=4)
     assert np.bincount(a.labels).tolist() == [5, 3, 2]
     np.testing.assert_array_equal(a.index, b.index)
     assert not np.array_equal(a.index, c.index)

@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "wavelens"
 
 
 def _digits(limit):
-    return load_dataset("digits", limit=limit, seed=0)
+    return load_dataset("digits", limit=limit, random_state=0)
 
 
 def _npz(root):

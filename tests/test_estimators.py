@@ -312,9 +312,12 @@ def test_an_int_random_state_gives_the_same_result_and_none_draws_one(planted_sp
 
 
 def test_n_jobs_minus_one_uses_every_core_and_changes_nothing(planted_split, rng):
-    assert threads(PatternDictionary(n_jobs=-1)) == resolve_n_jobs(None)
-    assert threads(PatternDictionary(n_jobs=None)) == 1
-    assert threads(PatternDictionary(n_jobs=-2)) == max(1, resolve_n_jobs(None) - 1)
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert threads(PatternDictionary(n_jobs=-1)) == resolve_n_jobs(-1) == cores
+    assert threads(PatternDictionary(n_jobs=None)) == resolve_n_jobs(None) == 1
+    assert threads(PatternDictionary(n_jobs=-2)) == resolve_n_jobs(-2) == max(1, cores - 1)
     images = planted_split[0]
     one = PatternDictionary(n_patterns=6, n_jobs=1).fit(images)
     every = PatternDictionary(n_patterns=6, n_jobs=-1).fit(images)

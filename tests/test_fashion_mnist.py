@@ -95,7 +95,7 @@ def test_communities_on_a_subsample(fashion_mnist_dir, tmp_path):
     result = run_cli("communities", "fashion-mnist", "--split", "all", "--limit", "7000", "--out", out)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())["communities"]
-    images = load_dataset("fashion-mnist", split="all", limit=7000, seed=0).images
+    images = load_dataset("fashion-mnist", split="all", limit=7000, random_state=0).images
     expected = np.linalg.matrix_rank(images.reshape(7000, -1).astype(np.float64))
     assert summary["numerical_rank"] == {"pixel": expected, "wavelet": expected}
     assert 2 <= summary["n_communities"] <= 30

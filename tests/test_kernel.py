@@ -200,7 +200,7 @@ def test_datasets_of_integer_pixels_make_float_images_only_when_asked(rng):
     array, pixel_max = data.stored
     assert array is pixels and pixel_max == 255 and data.image_shape == (6, 5)
     np.testing.assert_array_equal(data.select_images([3, 7]), (pixels[[3, 7]] / np.float32(255)).astype(np.float32))
-    small = stratified_subsample(data, 20, seed=0)
+    small = stratified_subsample(data, 20, random_state=0)
     np.testing.assert_array_equal(small.images, data.images[small.index])
     assert data.images.dtype == np.float32 and data.stored[1] is None  # made once, then kept
 

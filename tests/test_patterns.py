@@ -33,7 +33,7 @@ def planted(shared_planted):
 
 def test_dictionary_recovers_planted_patterns(planted):
     dataset, truth = planted
-    result = analyze(dataset, top_k=1, n_patterns=4, seed=0)
+    result = analyze(dataset, top_k=1, n_patterns=4, random_state=0)
     prototypes = result.dictionary.prototypes.reshape(4, -1)
     norms = np.linalg.norm(prototypes, axis=1)
     # Canonical signs make every copy of a pattern agree, so the means do not cancel out.
@@ -45,7 +45,7 @@ def test_dictionary_recovers_planted_patterns(planted):
 
 def test_planted_patterns_go_with_their_classes(planted):
     dataset, _ = planted
-    association = analyze(dataset, top_k=1, n_patterns=4, random_repeats=19, seed=0).association
+    association = analyze(dataset, top_k=1, n_patterns=4, random_repeats=19, random_state=0).association
     image = association["image_patterns"]
     assert image["true"]["nmi"] > 0.99 and image["true"]["purity"] == 1.0
     assert image["random"]["nmi"] < 0.05
@@ -57,7 +57,7 @@ def test_planted_patterns_go_with_their_classes(planted):
 
 def test_random_labels_dissociate(planted):
     dataset, _ = planted
-    association = analyze(dataset, top_k=1, n_patterns=4, random_repeats=19, label_noise=1.0, seed=0).association
+    association = analyze(dataset, top_k=1, n_patterns=4, random_repeats=19, label_noise=1.0, random_state=0).association
     for kind in ("image_patterns", "dataset_patterns"):
         assert association[kind]["true"]["nmi"] < 0.05
         assert association[kind]["p_value"] > 0.05
@@ -66,8 +66,8 @@ def test_random_labels_dissociate(planted):
 
 def test_noise_curve_falls(planted):
     dataset, _ = planted
-    result = analyze(dataset, top_k=1, n_patterns=4, seed=0)
-    rows = noise_curve(result, [0.0, 0.5, 1.0], random_repeats=3, seed=0)
+    result = analyze(dataset, top_k=1, n_patterns=4, random_state=0)
+    rows = noise_curve(result, [0.0, 0.5, 1.0], random_repeats=3, random_state=0)
     nmi = [r["nmi"] for r in rows if r["kind"] == "image_patterns"]
     assert nmi[0] > 0.99 and nmi[0] > nmi[1] > nmi[2] and nmi[2] < 0.05
 

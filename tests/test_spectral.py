@@ -74,7 +74,7 @@ def test_knn_graph_is_sparse_symmetric_without_self_loops(rng):
 def test_eigengap_finds_the_number_of_communities(rng, n_clusters):
     x, labels = _clusters(rng, n_clusters=n_clusters)
     graph, _ = knn_graph(x, n_neighbors=8)
-    found = spectral_communities(graph, max_communities=10, seed=0)
+    found = spectral_communities(graph, max_communities=10, random_state=0)
     assert found.eigengap_k == n_clusters
     assert np.sum(found.eigenvalues[:n_clusters]) < 1e-6  # one zero eigenvalue per separate community
     # each community is exactly one planted cluster

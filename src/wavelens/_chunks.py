@@ -19,14 +19,18 @@ DEFAULT_CHUNK_SIZE = 2048
 
 
 def resolve_n_jobs(n_jobs):
-    """Threads to use: ``n_jobs`` if positive; None or -1 means one per available core, and
-    -2 all but one (as in scikit-learn and joblib)."""
+    """Threads to use, counted as scikit-learn and joblib count them: ``n_jobs`` if positive,
+    -1 one per available core, -2 all but one, and None one.
+
+    This is the one place wavelens turns ``n_jobs`` into threads: functions default to -1
+    (every core), estimators to None (one thread), as scikit-learn's do.
+    """
     try:
         cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         cores = max(1, os.cpu_count() or 1)
     if n_jobs is None:
-        return cores
+        return 1
     n_jobs = int(n_jobs)
     if n_jobs == 0:
         raise WavelensError("The 'n_jobs' parameter must not be 0: use a positive number of threads, or -1 for "
@@ -39,7 +43,7 @@ def chunk_bounds(n_items, chunk_size):
     return [(start, min(start + chunk_size, n_items)) for start in range(0, n_items, chunk_size)]
 
 
-def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None, progress=None):
+def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, progress=None):
     """Call ``func(start, stop)`` for every chunk; return the results in order.
 
     ``progress``, if given, is told how many items each finished chunk held.

@@ -51,7 +51,7 @@ _INHERITED = []  # pipe ends a forked child has by fork and must close (they are
 
 def _can_fork_workers():
     return (sys.platform.startswith("linux") and threading.active_count() == 1
-            and resolve_n_jobs(None) >= 2)
+            and resolve_n_jobs(-1) >= 2)
 
 
 # --- quiet children ---------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def shown(path, limit=300):
 SEED_MAX = 2**32 - 1  # what every random generator wavelens uses accepts
 
 
-def check_seed(seed, name="seed"):
+def check_seed(seed, name="random_state"):
     """Return ``seed`` as an int in [0, 2**32 - 1], or raise."""
     seed = check_positive_int(seed, name, minimum=0)
     if seed > SEED_MAX:

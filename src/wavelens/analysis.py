@@ -230,14 +230,14 @@ def _check_classes(dataset, n_patterns):
         )
 
 
-def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repeats, seed,
+def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repeats, random_state,
                  kinds=("image_patterns", "dataset_patterns")):
     result = {}
     if "image_patterns" in kinds:
         def image_table(labels):
             return contingency_table(dictionary.assignments, labels, dictionary.n_patterns, n_classes)
 
-        image = compare_with_random(image_table, labels, repeats=repeats, seed=seed)
+        image = compare_with_random(image_table, labels, repeats=repeats, random_state=random_state)
         image.update(n_patterns=dictionary.n_patterns, top_k=top_k, table="counts")
         image["signatures"] = class_signatures(image_table(labels), class_names)
         result["image_patterns"] = image
@@ -245,7 +245,7 @@ def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repea
         def dataset_table(labels):
             return share_table(dp.shares, labels, n_classes)
 
-        data = compare_with_random(dataset_table, labels, repeats=repeats, seed=seed)
+        data = compare_with_random(dataset_table, labels, repeats=repeats, random_state=random_state)
         data.update(n_patterns=int(dp.shares.shape[1]), table="energy shares")
         data["signatures"] = class_signatures(dataset_table(labels), class_names)
         result["dataset_patterns"] = data
@@ -256,7 +256,7 @@ def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repea
 # BLAS's own threads spin between calls and took a fifth of the CPU time.
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=3,
-            n_patterns=100, center=False, random_repeats=5, label_noise=0.0, seed=0, n_jobs=None,
+            n_patterns=100, center=False, random_repeats=5, label_noise=0.0, random_state=0, n_jobs=-1,
             params=None):
     """Run the whole analysis on a loaded dataset.
 
@@ -277,8 +277,9 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     label_noise : float, default=0.0
         Fraction of labels replaced uniformly at random before the association
         (1.0 is a randomly labeled dataset).
-    seed : int, default=0
-    n_jobs : int, default=None
+    random_state : int, default=0
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
     params : dict, default=None
         Further options to record in the summary (loader options...).
 
@@ -287,7 +288,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     Analysis
     """
     top_k = check_positive_int(top_k, "top_k")
-    seed = check_seed(seed)
+    random_state = check_seed(random_state)
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
     noisy_labels(dataset.labels[:0], label_noise, dataset.n_classes)  # checks the fraction before the work
@@ -317,7 +318,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
         def dataset_stage():
             start = time.perf_counter()
             result = dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy, center=center,
-                                      seed=seed, pixel_max=pixel_max,
+                                      random_state=random_state, pixel_max=pixel_max,
                                       pixel_gram=pixel_gram.total() if one_pass else None)
             return result, time.perf_counter() - start
 
@@ -329,7 +330,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
         lap("decompose")
         if parallel and pending is None:
             pending = beside.submit(dataset_stage)
-        dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, seed=seed, n_jobs=n_jobs)
+        dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, random_state=random_state, n_jobs=n_jobs)
         lap("dictionary")
         dp, timings["dataset_patterns"] = pending.result() if pending else dataset_stage()
     clock = time.perf_counter()
@@ -343,27 +344,27 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     }
     labels = dataset.labels
     if label_noise:
-        labels = noisy_labels(labels, label_noise, dataset.n_classes, seed=seed)
+        labels = noisy_labels(labels, label_noise, dataset.n_classes, random_state=random_state)
     association = _association(dictionary, dp, labels, dataset.n_classes, dataset.class_names,
-                               top_k=top_k, repeats=random_repeats, seed=seed)
+                               top_k=top_k, repeats=random_repeats, random_state=random_state)
     association["label_noise"] = float(label_noise)
     lap("association")
     recorded = {"wavelet": wavelet, "level": level, "mode": mode, "energy": energy, "top_k": top_k,
                 "n_patterns": n_patterns, "center": bool(center), "random_repeats": random_repeats,
-                "label_noise": float(label_noise), "seed": seed}
+                "label_noise": float(label_noise), "random_state": random_state}
     recorded.update(params or {})
     result = Analysis(dataset, recorded, patterns, layout, dictionary, dp, labels, association, spectrum,
                       timings_s=timings)
     if not label_noise:
         # A short noise curve for the report: the patterns stay, only the labels change.
-        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, seed=seed, kinds=("image_patterns",))
+        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, random_state=random_state, kinds=("image_patterns",))
         association["noise_curve"] = [
             {key: row[key] for key in ("fraction", "nmi", "random_nmi") if key in row} for row in curve]
         lap("noise_curve")
     return result
 
 
-def noise_curve(analysis, fractions, *, random_repeats=5, seed=0, kinds=("image_patterns", "dataset_patterns")):
+def noise_curve(analysis, fractions, *, random_repeats=5, random_state=0, kinds=("image_patterns", "dataset_patterns")):
     """Association statistics as a growing fraction of labels is made random.
 
     The patterns do not depend on the labels, so they are computed once (in
@@ -381,10 +382,10 @@ def noise_curve(analysis, fractions, *, random_repeats=5, seed=0, kinds=("image_
     d = analysis.dataset
     rows = []
     for fraction in fractions:
-        labels = noisy_labels(d.labels, fraction, d.n_classes, seed=seed)
+        labels = noisy_labels(d.labels, fraction, d.n_classes, random_state=random_state)
         result = _association(analysis.dictionary, analysis.dataset_patterns, labels, d.n_classes,
                               d.class_names, top_k=analysis.dictionary.top_k, repeats=random_repeats,
-                              seed=seed, kinds=kinds)
+                              random_state=random_state, kinds=kinds)
         for kind in kinds:
             stats = result[kind]
             row = {"fraction": float(fraction), "kind": kind, **stats["true"]}

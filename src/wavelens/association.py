@@ -154,7 +154,7 @@ def class_signatures(table, class_names, *, top=5, min_share=0.01):
     return signatures
 
 
-def compare_with_random(table_for, labels, *, repeats=5, seed=0):
+def compare_with_random(table_for, labels, *, repeats=5, random_state=0):
     """Statistics with the true labels and with ``repeats`` random permutations of them.
 
     Parameters
@@ -163,7 +163,7 @@ def compare_with_random(table_for, labels, *, repeats=5, seed=0):
         ``table_for(labels)`` returns the patterns x classes table for labels.
     labels : ndarray of shape (n_images,)
     repeats : int, default=5
-    seed : int, default=0
+    random_state : int, default=0
 
     Returns
     -------
@@ -177,7 +177,7 @@ def compare_with_random(table_for, labels, *, repeats=5, seed=0):
     result = {"true": true}
     if repeats < 1:
         return result
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     null = [association_statistics(table_for(rng.permutation(labels))) for _ in range(repeats)]
     random = {}
     for key in STATISTICS:
@@ -206,7 +206,7 @@ def share_table(shares, labels, n_classes):
     return (shares.T @ one_hot).astype(np.float64)
 
 
-def noisy_labels(labels, fraction, n_classes, *, seed=0):
+def noisy_labels(labels, fraction, n_classes, *, random_state=0):
     """Replace a fraction of the labels by labels drawn uniformly at random.
 
     ``round(fraction * n)`` images, chosen at random, get a label drawn
@@ -215,7 +215,7 @@ def noisy_labels(labels, fraction, n_classes, *, seed=0):
     """
     if not 0.0 <= fraction <= 1.0:
         raise WavelensError(f"The '{param('label_noise')}' parameter must be a fraction in [0, 1]; got {fraction}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     labels = np.array(labels, copy=True)
     chosen = rng.choice(len(labels), size=int(round(fraction * len(labels))), replace=False)
     labels[chosen] = rng.integers(0, n_classes, size=len(chosen))

@@ -63,7 +63,7 @@ def _component_spectrum(normalized, k, rng):
     return values[order], vectors[:, order]
 
 
-def laplacian_spectrum(graph, n_eigenvalues, *, seed=0):
+def laplacian_spectrum(graph, n_eigenvalues, *, random_state=0):
     """Smallest eigenvalues of the normalized Laplacian and their random-walk eigenvectors.
 
     Each connected component is solved on its own (its eigenvalues are the
@@ -87,7 +87,7 @@ def laplacian_spectrum(graph, n_eigenvalues, *, seed=0):
     normalized = (scaling @ graph @ scaling).tocsr()
     k = min(n_eigenvalues, n - 1)
     n_components, component = connected_components(graph, directed=False)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     values, columns = [], []
     for c in range(n_components):
         members = np.flatnonzero(component == c)
@@ -113,7 +113,7 @@ def eigengap(eigenvalues, max_communities):
     return int(np.argmax(gaps[1:]) + 2)
 
 
-def spectral_communities(graph, *, n_communities=None, max_communities=30, seed=0):
+def spectral_communities(graph, *, n_communities=None, max_communities=30, random_state=0):
     """Find communities in a similarity graph.
 
     Parameters
@@ -123,7 +123,7 @@ def spectral_communities(graph, *, n_communities=None, max_communities=30, seed=
         How many; None takes the eigengap estimate.
     max_communities : int, default=30
         Largest number of communities the eigengap may choose.
-    seed : int, default=0
+    random_state : int, default=0
 
     Returns
     -------
@@ -136,11 +136,11 @@ def spectral_communities(graph, *, n_communities=None, max_communities=30, seed=
     if n < 3 or (n_communities or 2) > n - 1:
         fewer = f"use {param('n_communities', n - 1)} or fewer, or " if n_communities and n > 2 else "use "
         raise WavelensError(f"{n} images are too few for {n_communities or 2} communities; {fewer}more images.")
-    eigenvalues, vectors = laplacian_spectrum(graph, wanted + 1, seed=seed)
+    eigenvalues, vectors = laplacian_spectrum(graph, wanted + 1, random_state=random_state)
     gap_k = eigengap(eigenvalues, min(max_communities, len(eigenvalues) - 1))
     k = n_communities or gap_k
     embedding = vectors[:, :k]
-    kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(embedding)
+    kmeans = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit(embedding)
     distance = np.linalg.norm(embedding - kmeans.cluster_centers_[kmeans.labels_], axis=1)
     return Communities(eigenvalues, gap_k, kmeans.labels_.astype(np.int64), distance)
 

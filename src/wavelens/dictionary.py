@@ -40,13 +40,13 @@ class PatternDictionary:
         such pattern, e.g. a blank image).
     weights : ndarray of shape (n_images, top_k)
         Each pattern's share of its image's energy, s^2 / ||C||^2.
-    seed : int
+    random_state : int
     """
 
     prototypes: np.ndarray
     assignments: np.ndarray
     weights: np.ndarray
-    seed: int
+    random_state: int
 
     @property
     def n_patterns(self):
@@ -110,7 +110,7 @@ def _axial_kmeans_plusplus(vectors, n_clusters, rng):
     return vectors[chosen].copy()
 
 
-def axial_kmeans(vectors, n_clusters, *, seed=0, max_iter=100, tol=1e-6):
+def axial_kmeans(vectors, n_clusters, *, random_state=0, max_iter=100, tol=1e-6):
     """k-means for vectors defined up to sign (x and -x are the same pattern).
 
     Lloyd's iterations on min_s ||s x - c||^2, from a k-means++ seeding under
@@ -121,7 +121,7 @@ def axial_kmeans(vectors, n_clusters, *, seed=0, max_iter=100, tol=1e-6):
     -------
     ndarray of shape (n_clusters, n_features)
     """
-    centers = _axial_kmeans_plusplus(vectors, n_clusters, np.random.default_rng(seed))
+    centers = _axial_kmeans_plusplus(vectors, n_clusters, np.random.default_rng(random_state))
     scale = float((vectors ** 2).sum(axis=1).mean())
     for _ in range(max_iter):
         nearest, signs = _nearest(vectors, centers)
@@ -143,8 +143,8 @@ def axial_kmeans(vectors, n_clusters, *, seed=0, max_iter=100, tol=1e-6):
     return centers
 
 
-def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEFAULT_CHUNK_SIZE,
-                             n_jobs=None):
+def build_pattern_dictionary(patterns, *, n_patterns=100, random_state=0, chunk_size=DEFAULT_CHUNK_SIZE,
+                             n_jobs=-1):
     """Cluster every image's top rank-1 patterns into ``n_patterns`` prototypes.
 
     Parameters
@@ -153,7 +153,7 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
         From :func:`wavelens.image_patterns` with ``top_k >= 1``.
     n_patterns : int, default=100
         Number of prototypes P.
-    seed : int, default=0
+    random_state : int, default=0
         Seeds the sample and the k-means initialization.
 
     Returns
@@ -172,13 +172,13 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
             f"{n_images} images give {len(present)} rank-1 patterns, fewer than the {n_patterns} "
             f"prototypes asked for; use {param('n_patterns', len(present))} or fewer, or more images."
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     sample_size = min(len(present), _SAMPLES_PER_PROTOTYPE * n_patterns)
     sample = np.sort(rng.choice(present, size=sample_size, replace=False))
     flat_u = patterns.top_u.reshape(n_images * top_k, -1)
     flat_v = patterns.top_v.reshape(n_images * top_k, -1)
     with stage("pattern dictionary (axial k-means)", total=None, unit="fits"):
-        centers = axial_kmeans(pattern_vectors(flat_u[sample], flat_v[sample]), n_patterns, seed=seed)
+        centers = axial_kmeans(pattern_vectors(flat_u[sample], flat_v[sample]), n_patterns, random_state=random_state)
     # Show each prototype with the canonical sign of the patterns: largest entry positive.
     sign = np.sign(centers[np.arange(n_patterns), np.abs(centers).argmax(axis=1)])
     centers = (centers * np.where(sign == 0, 1, sign)[:, None]).astype(np.float32)
@@ -186,10 +186,10 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, seed=0, chunk_size=DEF
     rows, cols = patterns.top_u.shape[2], patterns.top_v.shape[2]
     prototypes = centers.reshape(n_patterns, rows, cols)
     assignments, weights = assign_patterns(patterns, prototypes, chunk_size=chunk_size, n_jobs=n_jobs)
-    return PatternDictionary(prototypes=prototypes, assignments=assignments, weights=weights, seed=seed)
+    return PatternDictionary(prototypes=prototypes, assignments=assignments, weights=weights, random_state=random_state)
 
 
-def assign_patterns(patterns, prototypes, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+def assign_patterns(patterns, prototypes, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
     """Each image's top patterns assigned to the nearest prototype (up to sign), and their weights.
 
     How :func:`build_pattern_dictionary` assigns every pattern once the
@@ -204,8 +204,8 @@ def assign_patterns(patterns, prototypes, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jo
         From :attr:`PatternDictionary.prototypes`.
     chunk_size : int, default=2048
         Images whose patterns are assigned at once.
-    n_jobs : int, default=None
-        Threads; None uses every core.
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
 
     Returns
     -------

@@ -135,7 +135,7 @@ class DuplicateAnalysis:
 
 
 def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="db1", level=1,
-                         mode="periodization", n_jobs=None, params=None):
+                         mode="periodization", n_jobs=-1, params=None):
     """Pairs of images whose wavelet coefficients have cosine similarity >= ``threshold``.
 
     Parameters
@@ -148,7 +148,8 @@ def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="
         In (0, 1].
     wavelet, level, mode :
         The wavelet transform (see :func:`wavelens.wavelet_transform`).
-    n_jobs : int, default=None
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
     params : dict, default=None
         Further options to record (loader options...).
 

@@ -24,14 +24,15 @@ def unit_rows(features):
     return x * scale[:, None], (norms > 0).astype(np.float32)
 
 
-def knn_graph(features, *, n_neighbors=10, n_jobs=None):
+def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
     """Symmetric sparse kNN graph with Gaussian weights on cosine distances.
 
     Parameters
     ----------
     features : ndarray of shape (n_images, n_features)
     n_neighbors : int, default=10
-    n_jobs : int, default=None
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
 
     Returns
     -------

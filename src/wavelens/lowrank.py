@@ -348,7 +348,7 @@ def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size,
 
 
 def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
-                   chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+                   chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
     """Rank-1 decomposition of wavelet matrices that are already computed.
 
     Parameters
@@ -377,7 +377,7 @@ def image_patterns(coefficients, layout, images, *, energy=0.99, top_k=0,
 
 
 def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=0,
-                     pixel_max=None, each_chunk=None, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+                     pixel_max=None, each_chunk=None, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
     """Wavelet-transform and decompose every image, chunk by chunk.
 
     Equivalent to :func:`wavelet_transform` followed by :func:`image_patterns`,
@@ -404,8 +404,8 @@ def decompose_images(images, *, wavelet="db1", level=1, mode="periodization", en
         the thread that decomposes it, while the chunk is in cache: other
         statistics of the images can be gathered in the same pass.
     chunk_size : int, default=2048
-    n_jobs : int, default=None
-        Threads; None uses every core.
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
 
     Returns
     -------

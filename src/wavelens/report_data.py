@@ -43,7 +43,7 @@ def report_arrays(analysis, tables):
     rebuilds = (np.concatenate([rebuild_from_patterns(coefficients, example_layout, c) for c in counts])
                 if counts else np.zeros((0,) + example_image.shape[1:], np.float32))
     rebuilds = rebuilds.reshape((len(rebuilds),) + example_image.shape[1:])
-    rng = np.random.default_rng(analysis.params.get("seed", 0))
+    rng = np.random.default_rng(analysis.params.get("random_state", 0))
     shuffled = rng.permutation(analysis.labels)
     n_classes, dictionary, dp = d.n_classes, analysis.dictionary, analysis.dataset_patterns
     return dict(

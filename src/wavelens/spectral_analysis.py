@@ -116,12 +116,12 @@ def _numerical_ranks(images, layout, shape):
 
 
 def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_communities, max_communities,
-                   mixed_threshold, seed, n_jobs, offset):
+                   mixed_threshold, random_state, n_jobs, offset):
     with stage(f"similarity graph ({name})", total=None):
         graph, sigma = knn_graph(rows, n_neighbors=n_neighbors, n_jobs=n_jobs)
     with stage(f"communities ({name})", total=None):
         found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities,
-                                     seed=seed)
+                                     random_state=random_state)
     described = describe_communities(found, labels, class_names, mixed_threshold=mixed_threshold, index=index)
     for community in described:
         community["community"] += offset
@@ -139,7 +139,7 @@ def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_com
 
 def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", features="qr",
                      n_features=None, condition=1e5, max_features=256, n_neighbors=10, n_communities=None, max_communities=30,
-                     per_class=False, mixed_threshold=0.5, seed=0, n_jobs=None, params=None):
+                     per_class=False, mixed_threshold=0.5, random_state=0, n_jobs=-1, params=None):
     """Communities of similar images in the wavelet space.
 
     Parameters
@@ -164,15 +164,16 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
         Find communities within each class instead of over all images.
     mixed_threshold : float, default=0.5
         A community is mixed when no class holds more than this share.
-    seed : int, default=0
-    n_jobs : int, default=None
+    random_state : int, default=0
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
 
     Returns
     -------
     CommunityAnalysis
     """
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
-    seed = check_seed(seed)
+    random_state = check_seed(random_state)
     max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)
@@ -190,7 +191,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     if features == "laplacian":
         sample = np.arange(len(rows))
         if len(rows) > LAPLACIAN_SAMPLE:
-            sample = np.sort(np.random.default_rng(seed).choice(len(rows), LAPLACIAN_SAMPLE, replace=False))
+            sample = np.sort(np.random.default_rng(random_state).choice(len(rows), LAPLACIAN_SAMPLE, replace=False))
         graph, _ = knn_graph(rows[sample], n_neighbors=min(n_neighbors, len(sample) - 1), n_jobs=n_jobs)
         selection = select_features(rows[sample], method=features, n_features=n_features, condition=condition,
                                     max_features=max_features, graph=graph)
@@ -210,7 +211,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
         group, found = _cluster_group(
             name, selected[members], dataset.labels[members], dataset.index[members], dataset.class_names,
             n_neighbors=n_neighbors, n_communities=n_communities, max_communities=max_communities,
-            mixed_threshold=mixed_threshold, seed=seed, n_jobs=n_jobs, offset=offset)
+            mixed_threshold=mixed_threshold, random_state=random_state, n_jobs=n_jobs, offset=offset)
         groups.append(group)
         assignment[members] = found
         offset += group["n_communities"]
@@ -218,7 +219,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     recorded = {"wavelet": wavelet, "level": level, "mode": mode, "features": features, "n_features": n_features,
                 "condition": condition, "max_features": max_features, "neighbors": n_neighbors, "communities": n_communities,
                 "max_communities": max_communities, "per_class": per_class, "mixed_threshold": mixed_threshold,
-                "seed": seed}
+                "random_state": random_state}
     recorded.update(params or {})
     return CommunityAnalysis(dataset, recorded, selection.summary(rows.shape[1]), ranks, groups, assignment,
                              timings)

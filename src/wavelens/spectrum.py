@@ -285,7 +285,7 @@ def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZ
     return numerical_rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
 
 
-def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, seed=0, pixel_max=None,
+def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, random_state=0, pixel_max=None,
                      pixel_gram=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """SVD of the dataset wavelet matrix and each image's share of the top patterns.
 
@@ -302,7 +302,7 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
         Energy fraction for ``n_patterns_at_energy``.
     center : bool, default=False
         Remove the mean image first (then the patterns are principal components).
-    seed : int, default=0
+    random_state : int, default=0
         Seeds the randomized SVD used above ``GRAM_LIMIT`` coefficients.
     pixel_max : int, default=None
         For integer pixels (e.g. a :class:`Dataset`'s ``pixels``): the images
@@ -340,7 +340,7 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
                                             level=layout.level, mode=layout.mode)
         mean = _rows(coefficients, 0, n_images, None).mean(axis=0) if center else None
         matrix = _rows(coefficients, 0, n_images, mean)
-        _, s, components = randomized_svd(matrix, k, random_state=seed)
+        _, s, components = randomized_svd(matrix, k, random_state=random_state)
         rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]

@@ -184,7 +184,7 @@ def _separable_factors(wavelet, level, mode, shape):
 
 
 def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization", dtype=None,
-                      chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+                      chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
     """Wavelet matrices of a stack of images.
 
     Parameters
@@ -198,8 +198,8 @@ def wavelet_transform(images, *, wavelet="db1", level=1, mode="periodization", d
         float type (float64 for other types).
     chunk_size : int, default=2048
         Images transformed at once; bounds the working memory.
-    n_jobs : int, default=None
-        Threads; None uses every core.
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
 
     Returns
     -------
@@ -238,7 +238,7 @@ def _inverse(coefficients, layout):
     return images[:, :height, :width]
 
 
-def inverse_wavelet_transform(coefficients, layout, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=None):
+def inverse_wavelet_transform(coefficients, layout, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
     """Images from their wavelet matrices: the exact inverse of :func:`wavelet_transform`.
 
     Exact to rounding for every wavelet but dmey, whose FIR filters only

@@ -126,7 +126,7 @@ def load_for_command(dataset, split, data_dir, limit, resize, seed, *, kernel=Fa
     warm_up = threading.Thread(target=load_kernel, daemon=True) if kernel else None
     if warm_up:
         warm_up.start()
-    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+    data = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
     if warm_up:
         warm_up.join()
     params = {"dataset": dataset, "split": data.split, "limit": limit,

@@ -17,7 +17,7 @@ def run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, *, report=
     if report:
         start_figure_process()
     data, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed, kernel=True)
-    result = analyze(data, seed=seed, n_jobs=jobs, params=params, **options)
+    result = analyze(data, random_state=seed, n_jobs=jobs or -1, params=params, **options)
     result.timings_s = {"load": load_s, **result.timings_s}
     return result
 

@@ -65,7 +65,7 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
                                   n_features=n_features, condition=condition, max_features=max_features,
                                   n_neighbors=neighbors,
                                   n_communities=n_communities, max_communities=max_communities,
-                                  per_class=per_class, mixed_threshold=mixed_threshold, seed=seed, n_jobs=jobs,
+                                  per_class=per_class, mixed_threshold=mixed_threshold, random_state=seed, n_jobs=jobs or -1,
                                   params=params)
         result.timings_s = {"load": load_s, **result.timings_s}
         result.command = command_line()

@@ -47,14 +47,14 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
         if not no_report:
             start_figure_process()  # loads matplotlib while the images are compared
         start = time.perf_counter()
-        a = load_dataset(dataset_a, split=split, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+        a = load_dataset(dataset_a, split=split, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
         b = None
         if dataset_b is not None:
             with flags(split="--split-b"):
-                b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, seed=seed, resize=resize)
+                b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
         load_s = time.perf_counter() - start
         result = find_near_duplicates(a, b, threshold=threshold, wavelet=wavelet, level=level, mode=mode,
-                                      n_jobs=jobs, params={"limit": limit, "seed": seed})
+                                      n_jobs=jobs or -1, params={"limit": limit, "random_state": seed})
         result.timings_s = {"load": load_s, **result.timings_s}
         result.command = command_line()
         write_duplicates(result, target, report=not no_report)

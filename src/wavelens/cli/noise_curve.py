@@ -47,7 +47,7 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
         result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
                               mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
                               random_repeats=random_repeats, report=not no_report)
-        rows = noise_curve(result, fractions, random_repeats=random_repeats, seed=seed)
+        rows = noise_curve(result, fractions, random_repeats=random_repeats, random_state=seed)
         summary = result.to_dict()
         context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
         context["command"] = command_line()

@@ -56,7 +56,7 @@ def default_split(spec):
 
 
 def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir: str | os.PathLike | None = None,
-                 limit: int | None = None, seed: int = 0, resize: tuple[int, int] | None = None) -> Dataset:
+                 limit: int | None = None, random_state: int = 0, resize: tuple[int, int] | None = None) -> Dataset:
     """Load an image-classification dataset.
 
     Parameters
@@ -76,7 +76,7 @@ def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir:
         Where to look first for a built-in dataset's files.
     limit : int, default=None
         Keep a stratified random subsample of this many images.
-    seed : int, default=0
+    random_state : int, default=0
         Seed of the subsample.
     resize : tuple of int, default=None
         ``(height, width)`` for image folders whose images differ in size.
@@ -91,7 +91,7 @@ def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir:
 
     Examples
     --------
-    >>> d = load_dataset("digits", limit=100, seed=0)
+    >>> d = load_dataset("digits", limit=100, random_state=0)
     >>> d.n_images, d.n_classes, d.labeled
     (100, 10, True)
     >>> d.ids[:3].tolist() == [str(i) for i in d.index[:3]]
@@ -104,12 +104,12 @@ def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir:
         raise WavelensError(f"Unknown split {split!r}: expected one of {', '.join(SPLITS)}.")
     if limit is not None:
         limit = check_positive_int(limit, "limit")
-    seed = check_seed(seed)
+    random_state = check_seed(random_state)
     if spec in BUILTIN_DATASETS:
         dataset = load_builtin(spec, split, data_dir=data_dir)
     else:
         dataset = _load_path(Path(spec), split, resize)
-    return stratified_subsample(dataset, limit, seed)
+    return stratified_subsample(dataset, limit, random_state)
 
 
 def _load_path(path, split, resize):

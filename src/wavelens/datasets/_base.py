@@ -429,8 +429,8 @@ def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class
                    input_paths=input_paths)
 
 
-def stratified_subsample(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
-    """Keep ``limit`` images drawn with ``seed``, each class in proportion to its size.
+def stratified_subsample(dataset: Dataset, limit: int | None, random_state: int) -> Dataset:
+    """Keep ``limit`` images drawn with ``random_state``, each class in proportion to its size.
 
     Class quotas are rounded by largest remainder, so they add up to ``limit``
     exactly; the kept images stay in their original order, with their index,
@@ -438,7 +438,7 @@ def stratified_subsample(dataset: Dataset, limit: int | None, seed: int) -> Data
     """
     if limit is None or limit >= dataset.n_images:
         return dataset
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     classes, counts = np.unique(dataset.labels, return_counts=True)
     exact = counts * (limit / dataset.n_images)
     quota = np.floor(exact).astype(int)

@@ -102,7 +102,7 @@ def threads(estimator):
         return 1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         _fail(estimator, "n_jobs", "a nonzero int or None (None: one thread; -1: every core)", n_jobs)
-    return int(n_jobs) if n_jobs > 0 else max(1, resolve_n_jobs(None) + 1 + int(n_jobs))
+    return resolve_n_jobs(int(n_jobs))
 
 
 def read_images(estimator, X, *, reset):

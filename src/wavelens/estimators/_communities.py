@@ -158,7 +158,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
         selected = np.ascontiguousarray(rows[:, selection.indices])
         graph, _ = knn_graph(selected, n_neighbors=n_neighbors, n_jobs=n_jobs)
         found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities,
-                                     seed=seed)
+                                     random_state=seed)
         self.labels_ = found.labels
         self.n_communities_ = found.n_communities
         self.eigenvalues_ = np.asarray(found.eigenvalues)

@@ -144,7 +144,7 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
                 f"X has {len(images)} sample(s) holding {present} rank-1 patterns among their top {top_k} (an image "
                 f"of lower rank has fewer, a blank one none), fewer than the n_patterns={n_patterns} prototypes; "
                 "lower 'n_patterns' or fit on more images.")
-        fitted = build_pattern_dictionary(patterns, n_patterns=n_patterns, seed=seed, n_jobs=n_jobs)
+        fitted = build_pattern_dictionary(patterns, n_patterns=n_patterns, random_state=seed, n_jobs=n_jobs)
         self.layout_ = layout
         self.prototypes_ = fitted.prototypes
         self.assignments_ = fitted.assignments
