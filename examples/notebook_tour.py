@@ -17,7 +17,6 @@ import pandas as pd
 from PIL import Image
 
 import wavelens
-from wavelens.association import compare_with_random, contingency_table
 
 parser = argparse.ArgumentParser(description="A tour of wavelens in Python, on Fashion-MNIST.")
 parser.add_argument("--limit", type=int, help="use a stratified subsample of this many train and test images")
@@ -41,13 +40,16 @@ train, test = fashion_mnist("train"), fashion_mnist("test")
 result = wavelens.analyze(train)
 print(result.summary(), result.association_table().set_index(["kind", "labels"])[STATISTICS], sep="\n\n")
 
-# 2. The training set's pattern dictionary applied to the test images: the prototype of each test
-#    image's top 3 patterns, and how those go with the test classes (against permuted labels).
-dictionary = wavelens.PatternDictionary(n_patterns=100, random_state=0, n_jobs=-1).fit(train.pixels)
-test_patterns = dictionary.predict(test.pixels)  # (n_test, 3) prototype ids
-stats = compare_with_random(lambda labels: contingency_table(test_patterns, labels, 100, test.n_classes), test.labels)
-print(f"\nTest images, train prototypes: NMI {stats['true']['nmi']:.3f} (random labels {stats['random']['nmi']:.4f})",
-      pd.DataFrame([stats["true"], stats["random"]], index=["true", "random"])[STATISTICS], sep="\n")
+# 2. The training set's patterns applied to the test images (nothing fitted on them): the prototype of
+#    each test image's top 3 patterns, its shares of the dataset patterns, and how those go with the
+#    test classes (against permuted labels).
+on_test = result.apply(test)
+table = on_test.association_table().set_index(["kind", "labels"])[STATISTICS]
+print(f"\nTest images, train patterns: NMI {table.loc[('image_patterns', 'true'), 'nmi']:.3f} "
+      f"(random labels {table.loc[('image_patterns', 'random'), 'nmi']:.4f})", table, sep="\n")
+# The same prototypes as a scikit-learn estimator: the same random_state gives the same ones.
+dictionary = wavelens.PatternDictionary(n_patterns=100, random_state=0, n_jobs=-1).fit(train)
+print("Same test prototypes from the estimator:", bool((dictionary.predict(test) == on_test.dictionary.assignments).all()))
 
 # 3. A per-image table with file paths: 100 test images as PNG files, listed in a CSV of path,label.
 with tempfile.TemporaryDirectory() as folder:

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import idx_bytes, run_cli, write_cifar_folder, write_idx_folder
+from conftest import idx_bytes, write_cifar_folder, write_idx_folder
 from wavelens.cli import main
 
 

@@ -16,12 +16,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from conftest import planted_patterns
 from wavelens import Dataset, WavelensError, analyze, decompose_images, wavelet_transform
-from wavelens._chunks import resolve_n_jobs
-from wavelens.duplicates import find_duplicates
+from wavelens._parallel import resolve_n_jobs
+from wavelens.duplicates.search import find_duplicates
 from wavelens.estimators import (NearDuplicates, PatternDecomposition, PatternDictionary, RowLayout,
                                  SpectralCommunities, WaveletTransform)
 from wavelens.estimators._base import threads
-from wavelens.spectral_analysis import find_communities
+from wavelens.communities import find_communities
 
 # Small-data settings: scikit-learn's checks fit on 10 to 30 samples, fewer than the defaults need
 # (100 prototypes; 10 neighbours and a few more images), which say so in one line.

@@ -21,9 +21,12 @@ def test_notebook_tour(fashion_mnist_dir, tmp_path):
     assert re.search(r"^image_patterns +true +0\.\d+", out, re.M)
     assert re.search(r"^dataset_patterns +true +0\.\d+", out, re.M)
     # The test images' patterns, assigned to the training set's prototypes, go with the test classes.
-    nmi = re.search(r"Test images, train prototypes: NMI (0\.\d+) \(random labels (0\.\d+)\)", out)
+    nmi = re.search(r"Test images, train patterns: NMI (0\.\d+) \(random labels (0\.\d+)\)", out)
     assert nmi and float(nmi[1]) > 0.2 > float(nmi[2])
-    assert re.search(r"^random +0\.\d+ +0\.\d+ +0\.\d+$", out, re.M)
+    table = out[nmi.end():]
+    assert re.search(r"^image_patterns +true +0\.\d+ +0\.\d+ +0\.\d+$", table, re.M)
+    assert re.search(r"^dataset_patterns +true +0\.\d+ +0\.\d+ +0\.\d+$", table, re.M)
+    assert "Same test prototypes from the estimator: True" in out
     # The per-image table of the CSV of paths: a path column, sorted by PSNR.
     assert "Analysis(list (all): 100 images of 28x28, 10 classes;" in out
     header = re.search(r"^ +path +class_name +rank_at_energy +psnr_db$", out, re.M)

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-import wavelens.lowrank as lowrank
+import wavelens.decomposition as lowrank
 from wavelens import analyze, decompose_images, image_patterns, load_dataset, wavelet_transform
-from wavelens.spectrum import dataset_patterns
+from wavelens.dataset_patterns import find_dataset_patterns
 from wavelens.transform import _forward, separable_factors, wavelet_layout
 
 try:
@@ -151,7 +151,7 @@ def test_decomposing_pixels_equals_decomposing_wavelet_matrices(rng, shape):
 def test_dataset_shares_for_a_non_orthogonal_transform(rng):
     images = rng.random((60, 10, 13)).astype(np.float32)
     layout = wavelet_layout(images.shape[1:], wavelet="sym3", level=1, mode="symmetric")
-    dp = dataset_patterns(images, layout, n_patterns=5)
+    dp = find_dataset_patterns(images, layout, n_patterns=5)
     w = _forward(images.astype(np.float64), layout).reshape(len(images), -1)
     expected = (w @ dp.components.T) ** 2 / (w ** 2).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(dp.shares, expected, rtol=1e-4, atol=1e-6)
@@ -206,7 +206,7 @@ def test_datasets_of_integer_pixels_make_float_images_only_when_asked(rng):
 
 
 def test_exact_gram_of_8_bit_pixels(rng):
-    from wavelens.spectrum import gram_matrix
+    from wavelens.dataset_patterns import gram_matrix
 
     pixels = rng.integers(0, 256, (1000, 40)).astype(np.uint8)
     exact = pixels.astype(np.int64).T @ pixels.astype(np.int64) / 255.0 ** 2
@@ -225,15 +225,15 @@ def test_pixels_and_their_float_images_give_the_same_analysis(rng):
     for name in ("singular_values", "rank_at_energy", "numerical_rank", "top_u", "top_v", "psnr_db"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     for center in (False, True):
-        da = dataset_patterns(pixels, layout, n_patterns=5, center=center, pixel_max=255)
-        db = dataset_patterns(images, layout, n_patterns=5, center=center)
+        da = find_dataset_patterns(pixels, layout, n_patterns=5, center=center, pixel_max=255)
+        db = find_dataset_patterns(images, layout, n_patterns=5, center=center)
         np.testing.assert_allclose(da.singular_values, db.singular_values, rtol=1e-6, atol=1e-9 * db.singular_values[0])
         np.testing.assert_allclose(da.shares, db.shares, rtol=1e-4, atol=1e-6)
         assert da.numerical_rank == db.numerical_rank and da.numerical_rank_pixel == db.numerical_rank_pixel
 
 
 def test_large_images_never_build_the_transform_matrix(rng, monkeypatch):
-    import wavelens.spectrum as spectrum
+    import wavelens.dataset_patterns as spectrum
 
     def refuse(layout):
         raise AssertionError("a coefficients x coefficients matrix for images above GRAM_LIMIT")
@@ -241,7 +241,7 @@ def test_large_images_never_build_the_transform_matrix(rng, monkeypatch):
     monkeypatch.setattr(spectrum, "transform_matrix", refuse)
     images = rng.random((40, 64, 72)).astype(np.float32)  # 4,608 pixels > GRAM_LIMIT
     layout = wavelet_layout(images.shape[1:])
-    dp = dataset_patterns(images, layout, n_patterns=4)
+    dp = find_dataset_patterns(images, layout, n_patterns=4)
     w = _forward(images.astype(np.float64), layout).reshape(len(images), -1)
     expected = (w @ dp.components.T) ** 2 / (w ** 2).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(dp.shares, expected, rtol=1e-4, atol=1e-6)

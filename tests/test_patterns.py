@@ -7,7 +7,7 @@ import pytest
 from conftest import planted_patterns, run_cli
 from wavelens import WavelensError, analyze, decompose_images, load_dataset, wavelet_transform
 from wavelens.analysis import noise_curve
-from wavelens.spectrum import dataset_patterns, numerical_rank_of_rows
+from wavelens.dataset_patterns import find_dataset_patterns, numerical_rank_of_rows
 from wavelens.transform import wavelet_layout
 
 
@@ -75,7 +75,7 @@ def test_noise_curve_falls(planted):
 def test_dataset_patterns_span_the_planted_patterns(planted):
     dataset, truth = planted
     coefficients, layout = wavelet_transform(dataset.images)
-    dp = dataset_patterns(dataset.images, layout, n_patterns=6, energy=0.99)
+    dp = find_dataset_patterns(dataset.images, layout, n_patterns=6, energy=0.99)
     assert dp.n_patterns_at_energy == 4
     top4 = dp.components[:4]
     projection = top4.T @ (top4 @ truth.reshape(4, -1).T)
@@ -87,7 +87,7 @@ def test_numerical_ranks_of_pixel_and_wavelet_matrices_agree_on_digits():
     images = load_dataset("digits").images
     # db2 coefficients in float32 carry rounding; the ranks are taken from the pixels in float64.
     coefficients, layout = wavelet_transform(images, wavelet="db2", level=1, mode="periodization")
-    dp = dataset_patterns(images, layout, n_patterns=10)
+    dp = find_dataset_patterns(images, layout, n_patterns=10)
     # Three pixels are blank in every digit: numpy's rank of the float64 pixel matrix is 61.
     expected = np.linalg.matrix_rank(images.reshape(len(images), -1).astype(np.float64))
     assert expected == 61
@@ -96,7 +96,7 @@ def test_numerical_ranks_of_pixel_and_wavelet_matrices_agree_on_digits():
 
 @pytest.mark.parametrize("wavelet, mode", [("bior2.2", "symmetric"), ("db3", "zero")])
 def test_wavelet_spectrum_from_pixels_matches_the_wavelet_matrix(rng, wavelet, mode):
-    from wavelens.spectrum import dataset_spectra
+    from wavelens.dataset_patterns import dataset_spectra
 
     images = rng.random((300, 12, 12))
     coefficients, layout = wavelet_transform(images, wavelet=wavelet, level=1, mode=mode)
@@ -118,7 +118,7 @@ def test_numerical_rank_resolves_what_the_gram_matrix_cannot(rng):
 def test_centered_dataset_patterns_are_principal_components(planted):
     dataset, _ = planted
     coefficients, layout = wavelet_transform(dataset.images)
-    dp = dataset_patterns(dataset.images, layout, n_patterns=3, center=True)
+    dp = find_dataset_patterns(dataset.images, layout, n_patterns=3, center=True)
     flat = coefficients.reshape(len(coefficients), -1).astype(np.float64)
     _, s, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
     np.testing.assert_allclose(dp.singular_values[:3], s[:3], rtol=1e-6)
@@ -221,7 +221,7 @@ def test_single_class_and_too_many_patterns_through_the_cli(tmp_path):
 def test_pixel_gram_is_exact_and_the_same_whichever_thread_adds_which_chunk(rng):
     from concurrent.futures import ThreadPoolExecutor
 
-    from wavelens.spectrum import PixelGram
+    from wavelens.dataset_patterns import PixelGram
 
     pixels = rng.integers(0, 256, (2000, 30)).astype(np.uint8)
     pixels[:700] = 255  # sums far beyond float32's 2^24: exact only by blocks
@@ -266,7 +266,7 @@ def test_analysis_of_pixels_gives_the_dataset_patterns_of_a_separate_pass(rng, m
     pixels[:, :2] = 0
     data = make_dataset(pixels, np.arange(400) % 4, None, name="t", split="all", source="test")
     layout = wavelet_layout((12, 12))
-    separate = dataset_patterns(pixels, layout, n_patterns=10, center=center, pixel_max=255)
+    separate = find_dataset_patterns(pixels, layout, n_patterns=10, center=center, pixel_max=255)
     for n_jobs in (1, 2):
         hooks.clear()
         dp = analyze(data, n_patterns=10, center=center, random_repeats=1, n_jobs=n_jobs).dataset_patterns

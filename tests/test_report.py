@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from wavelens import figures
+from wavelens.report import figures
 from wavelens.report import build_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +41,7 @@ def test_figures_render_headless(rng, make):
 
 
 def test_figures_drawn_by_worker_processes_equal_those_drawn_in_turn(tmp_path, monkeypatch):
-    import wavelens._drawing as drawing
+    import wavelens.report._drawing as drawing
 
     out = tmp_path / "digits"
     assert run_cli("analyze", "digits", "--limit", "400", "--out", out, "--no-report").returncode == 0
@@ -164,7 +164,7 @@ def test_figure_process_draws_falls_back_and_stops_with_the_command(tmp_path):
     assert run_cli("analyze", "digits", "--limit", "300", "--out", out, "--no-report").returncode == 0
     code = f"""
 import multiprocessing, sys
-import wavelens._drawing as drawing
+import wavelens.report._drawing as drawing
 from wavelens.report import build_report
 if not drawing.start_figure_process():
     print("no fork here"); sys.exit()

@@ -31,7 +31,8 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from wavelens import Dataset, analyze, figures
+from wavelens import Dataset, analyze
+from wavelens.report import figures
 from wavelens.cli import main
 from wavelens.results import write_analysis
 
@@ -591,7 +592,7 @@ def _wait_until_gone(sid, timeout=10):
 SLOW_FIGURES = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    import wavelens._drawing as drawing
+    import wavelens.report._drawing as drawing
     real = drawing._draw
     def slow(index):
         Path(os.environ["MARK"]).touch()
@@ -662,7 +663,7 @@ def test_figure_processes_die_with_a_killed_command(tmp_path, results, command):
 @pytest.mark.skipif(not LINUX, reason="the figure process and its workers are forked on Linux only")
 @pytest.mark.parametrize("where", ["drawing", "writing"])
 def test_a_full_disk_while_figures_are_drawn(tmp_path, capfd, monkeypatch, where):
-    import wavelens._drawing as drawing
+    import wavelens.report._drawing as drawing
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -697,7 +698,7 @@ def test_a_full_disk_while_figures_are_drawn(tmp_path, capfd, monkeypatch, where
 def test_a_report_abandoned_halfway_does_not_answer_the_next(tmp_path, results, monkeypatch):
     """A command that fails after handing its figures over: the next report (in the same process)
     gets its own figures, not the abandoned report's."""
-    import wavelens._drawing as drawing
+    import wavelens.report._drawing as drawing
     from wavelens.report import build_report, start_report
 
     monkeypatch.setattr(drawing, "_can_fork_workers", lambda: True)

@@ -8,11 +8,11 @@ from scipy.linalg import qr
 
 from conftest import run_cli
 from wavelens import Dataset, WavelensError
-from wavelens.communities import eigengap, spectral_communities
-from wavelens.duplicates import find_duplicates
-from wavelens.features import laplacian_scores, select_features
-from wavelens.graph import knn_graph
-from wavelens.spectral_analysis import find_communities
+from wavelens.communities.clustering import eigengap, spectral_communities
+from wavelens.duplicates.search import find_duplicates
+from wavelens.communities.features import laplacian_scores, select_features
+from wavelens.communities.graph import knn_graph
+from wavelens.communities import find_communities
 
 
 def test_laplacian_score_two_nodes():

@@ -4,7 +4,7 @@ import pywt
 
 from wavelens import (WavelensError, decompose_images, image_patterns, inverse_wavelet_transform, wavelet_layout,
                       wavelet_transform)
-from wavelens.spectrum import dataset_patterns
+from wavelens.dataset_patterns import find_dataset_patterns
 from wavelens.transform import ORTHONORMALITY_TOLERANCE, orthonormality_error
 
 WAVELETS = ["db1", "db3", "sym4", "coif1", "bior2.2"]
@@ -130,7 +130,7 @@ def test_dmey_matches_a_per_image_reference(energy):
 def test_dmey_dataset_patterns_match_the_svd_of_the_wavelet_matrix():
     images = _dmey_images(n=12)
     layout = wavelet_layout(images.shape[1:], wavelet="dmey")
-    dp = dataset_patterns(images, layout, n_patterns=5)
+    dp = find_dataset_patterns(images, layout, n_patterns=5)
     coefficients, _ = wavelet_transform(images, wavelet="dmey")
     expected = np.linalg.svd(coefficients.reshape(len(images), -1), compute_uv=False)[:5]
     np.testing.assert_allclose(dp.singular_values[:5], expected, rtol=1e-9)

@@ -1,10 +1,20 @@
 """wavelens: what an image-classification dataset is made of, with wavelets and spectral methods.
 
-The pipeline, one module each: :mod:`~wavelens.datasets` (loading) ->
-:mod:`~wavelens.transform` (batched 2D wavelet transform) ->
-:mod:`~wavelens.lowrank` (per-image rank-1 patterns) ->
-:mod:`~wavelens.analysis` (the analysis) -> :mod:`~wavelens.results` (files),
-with the command line in :mod:`wavelens.cli` on top.
+The modules follow the pipeline:
+
+- :mod:`~wavelens.datasets`: load images and labels (files, folders, tables, arrays);
+- :mod:`~wavelens.transform`: the batched 2D wavelet transform;
+- :mod:`~wavelens.decomposition`: each image's rank-1 patterns (SVD of its wavelet matrix);
+- :mod:`~wavelens.dictionary` (prototypes of the image patterns) and
+  :mod:`~wavelens.dataset_patterns` (the dataset matrix's singular vectors);
+- :mod:`~wavelens.association`: how patterns go with classes, against random labels;
+- :mod:`~wavelens.analysis` (``analyze`` -> :class:`Analysis`), :mod:`~wavelens.communities`
+  (``find_communities`` -> :class:`CommunityAnalysis`) and :mod:`~wavelens.duplicates`
+  (``find_near_duplicates`` -> :class:`DuplicateAnalysis`): the analyses and their results;
+- :mod:`~wavelens.summaries` (findings in words), :mod:`~wavelens.results` (result files) and
+  :mod:`~wavelens.report` (the HTML report);
+- :mod:`~wavelens.estimators`: the same steps as scikit-learn estimators;
+- :mod:`wavelens.cli`: the command line, which only displays results.
 """
 
 import importlib
@@ -16,11 +26,11 @@ from ._version import __version__
 _HOMES = {
     "WavelensError": "._validation",
     "Analysis": ".analysis", "analyze": ".analysis", "noise_curve": ".analysis",
-    "CommunityAnalysis": ".spectral_analysis", "find_communities": ".spectral_analysis",
-    "DuplicateAnalysis": ".duplicate_analysis", "find_near_duplicates": ".duplicate_analysis",
-    "Dataset": ".datasets", "load_dataset": ".datasets", "from_arrays": ".datasets",
-    "ImagePatterns": ".lowrank", "decompose_images": ".lowrank", "image_patterns": ".lowrank",
-    "psnr": ".lowrank", "rank_at_energy": ".lowrank", "rebuild_from_patterns": ".lowrank",
+    "CommunityAnalysis": ".communities", "find_communities": ".communities",
+    "DuplicateAnalysis": ".duplicates", "find_near_duplicates": ".duplicates",
+    "Dataset": ".datasets", "load_dataset": ".datasets", "from_arrays": ".datasets", "from_huggingface": ".datasets",
+    "ImagePatterns": ".decomposition", "decompose_images": ".decomposition", "image_patterns": ".decomposition",
+    "psnr": ".decomposition", "rank_at_energy": ".decomposition", "rebuild_from_patterns": ".decomposition",
     "WaveletTransform": ".estimators", "PatternDecomposition": ".estimators", "PatternDictionary": ".estimators",
     "SpectralCommunities": ".estimators", "NearDuplicates": ".estimators",
     "WaveletLayout": ".transform", "inverse_wavelet_transform": ".transform", "wavelet_layout": ".transform",
@@ -59,6 +69,7 @@ __all__ = [
     "find_communities",
     "find_near_duplicates",
     "from_arrays",
+    "from_huggingface",
     "image_patterns",
     "inverse_wavelet_transform",
     "load_dataset",

@@ -5,23 +5,31 @@ Pure computation: it returns an :class:`Analysis`; writing files is
 """
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from ._chunks import resolve_n_jobs
+from ._parallel import resolve_n_jobs, single_threaded_blas
 from ._validation import WavelensError, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
                           share_table)
 from .datasets import Dataset
-from .dictionary import PatternDictionary, build_pattern_dictionary
+from .datasets._base import check_dataset
+from .dictionary import Prototypes, assign_patterns, build_pattern_dictionary
 from .summaries import analysis_findings
-from .lowrank import ImagePatterns, decompose_images
-from .spectrum import DatasetPatterns, PixelGram, dataset_patterns, on_gram_route
+from .decomposition import ImagePatterns, decompose_images
+from .dataset_patterns import DatasetPatterns, PixelGram, find_dataset_patterns, on_gram_route, pattern_shares
 from .transform import wavelet_layout
+
+if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    import pandas as pd
 
 __all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
 
@@ -49,7 +57,7 @@ class Analysis:
     patterns : ImagePatterns
         The per-image rank-1 patterns.
     layout : WaveletLayout
-    dictionary : PatternDictionary
+    dictionary : Prototypes
         The prototypes of the image patterns and each image's bag of them.
     dataset_patterns : DatasetPatterns
     labels : ndarray
@@ -75,7 +83,7 @@ class Analysis:
     params: dict
     patterns: ImagePatterns
     layout: object
-    dictionary: PatternDictionary
+    dictionary: Prototypes
     dataset_patterns: DatasetPatterns
     labels: np.ndarray
     association: dict
@@ -90,12 +98,12 @@ class Analysis:
         return (f"Analysis({d.name} ({d.split}): {d.n_images} images of {shape}, {d.n_classes} classes; "
                 f"image-pattern NMI {image['true']['nmi']:.3f}{random})")
 
-    def summary(self):
+    def summary(self) -> str:
         """What the analysis found, in plain words (what the command line prints)."""
         return "\n".join(analysis_findings(self.to_dict()))
 
     @property
-    def per_image(self):
+    def per_image(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per image: its id (and file path when it has one), position,
         label and class name, r(e), numerical rank, relative error and PSNR of the image rebuilt from
         its top r(e) patterns, its top-k pattern prototypes and their energy shares, and its dominant
@@ -114,7 +122,7 @@ class Analysis:
         columns["dominant_dataset_pattern"] = self.dataset_patterns.dominant
         return pd.DataFrame(columns)
 
-    def association_table(self):
+    def association_table(self) -> "pd.DataFrame":
         """A pandas DataFrame of the association statistics, a row per pattern kind and labelling
         (``true``, ``random``: the mean over permutations, with its standard deviation), with the
         z-score and permutation p-value of the NMI."""
@@ -129,7 +137,7 @@ class Analysis:
                 rows.append({"kind": kind, "labels": "random", **stats["random"], "n_patterns": stats["n_patterns"]})
         return pd.DataFrame(rows)
 
-    def contingency(self, kind="image_patterns", weighting="counts"):
+    def contingency(self, kind: str = "image_patterns", weighting: str = "counts") -> "pd.DataFrame":
         """The patterns x classes table of ``kind`` ('image_patterns' or 'dataset_patterns'),
         weighted by ``weighting`` ('counts' or 'energy'), as a pandas DataFrame."""
         import pandas as pd
@@ -142,20 +150,83 @@ class Analysis:
         return pd.DataFrame(table, columns=pd.Index(self.dataset.class_names, name="class"),
                             index=pd.RangeIndex(len(table), name="pattern"))
 
-    def save(self, folder, *, overwrite=False, report=True):
+    def apply(self, dataset: Dataset, *, n_jobs: int | None = -1) -> "Analysis":
+        """This analysis's patterns applied to other images, e.g. the training set's to the test set.
+
+        Each image of ``dataset`` is decomposed as :func:`analyze` does (same wavelet,
+        energy and ``top_k``); its top patterns are assigned to this analysis's prototypes,
+        and its shares of this analysis's dataset patterns are measured. How those go with
+        ``dataset``'s classes is then measured against randomly permuted labels, as in
+        :func:`analyze`. Nothing is fitted on ``dataset``: an association found here is the
+        training patterns generalizing to new images.
+
+        Parameters
+        ----------
+        dataset : Dataset
+            Labeled images of this analysis's image shape; their class names may differ.
+        n_jobs : int or None, default=-1
+            Threads: -1 uses every core, None one.
+
+        Returns
+        -------
+        Analysis
+            Of ``dataset``, with this analysis's prototypes and dataset patterns; its
+            ``params`` record where the patterns came from (``patterns_from``).
+
+        Examples
+        --------
+        >>> import wavelens
+        >>> train = wavelens.load_dataset("digits", limit=600, random_state=0)
+        >>> test = wavelens.load_dataset("digits", limit=300, random_state=1)
+        >>> on_test = wavelens.analyze(train, n_patterns=10).apply(test)
+        >>> on_test.params["patterns_from"]
+        'digits (all)'
+        >>> on_test.association_table().loc[0, ["kind", "labels"]].tolist()
+        ['image_patterns', 'true']
+        """
+        check_dataset(dataset)
+        _check_labels(dataset)
+        own = self.dataset
+        if dataset.image_shape != own.image_shape:
+            raise WavelensError(
+                f"{dataset.source}: images of {_shape(dataset.image_shape)}, but the patterns were found on images "
+                f"of {_shape(own.image_shape)}; load them at that size (load_dataset(..., resize=...)).")
+        timings, clock = {}, [time.perf_counter()]
+
+        def lap(stage):
+            now = time.perf_counter()
+            timings[stage], clock[0] = now - clock[0], now
+
+        p = self.params
+        stored, pixel_max = dataset.stored
+        patterns, layout = decompose_images(stored, wavelet=p["wavelet"], level=p["level"], mode=p["mode"],
+                                            energy=p["energy"], top_k=p["top_k"], pixel_max=pixel_max,
+                                            n_jobs=n_jobs)
+        lap("decompose")
+        assignments, weights = assign_patterns(patterns, self.dictionary.prototypes, n_jobs=n_jobs)
+        dictionary = Prototypes(self.dictionary.prototypes, assignments, weights, self.dictionary.random_state)
+        lap("dictionary")
+        dp = pattern_shares(stored, layout, self.dataset_patterns, pixel_max=pixel_max)
+        lap("dataset_patterns")
+        params = {**p, "label_noise": 0.0, "patterns_from": f"{own.name} ({own.split})"}
+        spectrum = {"energy": p["energy"], "centered": bool(p["center"])}
+        return _associate(Analysis(dataset, params, patterns, layout, dictionary, dp, dataset.labels, {}, spectrum,
+                                   timings_s=timings), lap)
+
+    def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
         """Write the result files into ``folder`` (see the README), all or nothing; returns
         the summary record written to ``summary.json``."""
         from .results import write_analysis
 
         return write_analysis(self, folder, overwrite=overwrite, report=report)
 
-    def report(self, path, *, overwrite=False):
+    def report(self, path: "str | os.PathLike", *, overwrite: bool = False) -> "Path":
         """Write the HTML report to the file ``path`` (one self-contained page); returns the path."""
-        from .results import write_analysis_report
+        from .results import write_report
 
-        return write_analysis_report(self, path, overwrite=overwrite)
+        return write_report(self, path, overwrite=overwrite)
 
-    def tables(self):
+    def tables(self) -> dict:
         """Contingency tables {kind: {"counts": ..., "energy": ...}} of both pattern kinds."""
         n_classes = self.dataset.n_classes
         dp = self.dataset_patterns
@@ -173,7 +244,7 @@ class Analysis:
             },
         }
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """The JSON-ready record written to ``summary.json``."""
         d = self.dataset
         return {
@@ -188,6 +259,10 @@ class Analysis:
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
 
+
+
+def _shape(shape):
+    return "x".join(str(s) for s in shape)
 
 
 def _finite_or_none(value):
@@ -215,7 +290,12 @@ def lowrank_summary(patterns):
     }
 
 
-def _check_classes(dataset, n_patterns):
+def _check_labels(dataset):
+    if not dataset.labeled:
+        raise WavelensError(
+            f"{dataset.source}: the images have no labels, and relating patterns to classes needs them. Give "
+            "labels (from_arrays(images, labels), class folders, a label column), or use find_near_duplicates "
+            "or find_communities, which need none.")
     present = np.unique(dataset.labels)
     if len(present) < 2:
         only = dataset.class_names[present[0]] if len(present) else "none"
@@ -223,6 +303,10 @@ def _check_classes(dataset, n_patterns):
             f"{dataset.source}: the images hold a single class ({only}); relating patterns to classes "
             f"needs at least two. Use a dataset with several classes (or a larger {param('limit')})."
         )
+
+
+def _check_classes(dataset, n_patterns):
+    _check_labels(dataset)
     if dataset.n_images < n_patterns:
         raise WavelensError(
             f"{dataset.source}: {dataset.n_images} images are fewer than the {n_patterns} patterns "
@@ -252,12 +336,11 @@ def _association(dictionary, dp, labels, n_classes, class_names, *, top_k, repea
     return result
 
 
-# All parallelism is by threads over chunks, with single-threaded BLAS calls:
-# BLAS's own threads spin between calls and took a fifth of the CPU time.
-@threadpool_limits.wrap(limits=1, user_api="blas")
-def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.99, top_k=3,
-            n_patterns=100, center=False, random_repeats=5, label_noise=0.0, random_state=0, n_jobs=-1,
-            params=None):
+@single_threaded_blas
+def analyze(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str = "periodization",
+            energy: float = 0.99, top_k: int = 3, n_patterns: int = 100, center: bool = False,
+            random_repeats: int = 5, label_noise: float = 0.0, random_state: int = 0, n_jobs: int | None = -1,
+            params: dict | None = None) -> Analysis:
     """Run the whole analysis on a loaded dataset.
 
     Parameters
@@ -286,7 +369,18 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     Returns
     -------
     Analysis
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> result = wavelens.analyze(wavelens.load_dataset("digits"), random_repeats=19)
+    >>> print(result.summary().splitlines()[3])  # doctest: +ELLIPSIS
+    The 100 image-pattern prototypes (counts) go with the classes: NMI 0.37... the patterns go with the classes far beyond chance.
+    >>> shuffled = wavelens.analyze(wavelens.load_dataset("digits"), label_noise=1.0)
+    >>> round(shuffled.association["image_patterns"]["true"]["nmi"], 2)  # random labels: the association is gone
+    0.03
     """
+    check_dataset(dataset)
     top_k = check_positive_int(top_k, "top_k")
     random_state = check_seed(random_state)
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
@@ -317,7 +411,7 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
     with ThreadPoolExecutor(max_workers=1) as beside:
         def dataset_stage():
             start = time.perf_counter()
-            result = dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy, center=center,
+            result = find_dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy, center=center,
                                       random_state=random_state, pixel_max=pixel_max,
                                       pixel_gram=pixel_gram.total() if one_pass else None)
             return result, time.perf_counter() - start
@@ -342,29 +436,39 @@ def analyze(dataset, *, wavelet="db1", level=1, mode="periodization", energy=0.9
         "energy": energy,
         "centered": bool(center),
     }
-    labels = dataset.labels
-    if label_noise:
-        labels = noisy_labels(labels, label_noise, dataset.n_classes, random_state=random_state)
-    association = _association(dictionary, dp, labels, dataset.n_classes, dataset.class_names,
-                               top_k=top_k, repeats=random_repeats, random_state=random_state)
-    association["label_noise"] = float(label_noise)
-    lap("association")
     recorded = {"wavelet": wavelet, "level": level, "mode": mode, "energy": energy, "top_k": top_k,
                 "n_patterns": n_patterns, "center": bool(center), "random_repeats": random_repeats,
                 "label_noise": float(label_noise), "random_state": random_state}
     recorded.update(params or {})
-    result = Analysis(dataset, recorded, patterns, layout, dictionary, dp, labels, association, spectrum,
-                      timings_s=timings)
+    return _associate(Analysis(dataset, recorded, patterns, layout, dictionary, dp, dataset.labels, {}, spectrum,
+                               timings_s=timings), lap)
+
+
+def _associate(result, lap):
+    """Fill in ``result``'s labels (noisy ones with label_noise), association statistics and short
+    noise curve: the part of an analysis that depends on the labels."""
+    d, params = result.dataset, result.params
+    label_noise, random_state = params["label_noise"], params["random_state"]
+    if label_noise:
+        result.labels = noisy_labels(d.labels, label_noise, d.n_classes, random_state=random_state)
+    association = result.association
+    association.update(_association(result.dictionary, result.dataset_patterns, result.labels, d.n_classes,
+                                    d.class_names, top_k=result.dictionary.top_k, repeats=params["random_repeats"],
+                                    random_state=random_state))
+    association["label_noise"] = float(label_noise)
+    lap("association")
     if not label_noise:
         # A short noise curve for the report: the patterns stay, only the labels change.
-        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, random_state=random_state, kinds=("image_patterns",))
+        curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, random_state=random_state,
+                            kinds=("image_patterns",))
         association["noise_curve"] = [
             {key: row[key] for key in ("fraction", "nmi", "random_nmi") if key in row} for row in curve]
         lap("noise_curve")
     return result
 
 
-def noise_curve(analysis, fractions, *, random_repeats=5, random_state=0, kinds=("image_patterns", "dataset_patterns")):
+def noise_curve(analysis: Analysis, fractions: Sequence[float], *, random_repeats: int = 5, random_state: int = 0,
+                kinds: Sequence[str] = ("image_patterns", "dataset_patterns")) -> list[dict]:
     """Association statistics as a growing fraction of labels is made random.
 
     The patterns do not depend on the labels, so they are computed once (in
@@ -378,6 +482,14 @@ def noise_curve(analysis, fractions, *, random_repeats=5, random_state=0, kinds=
     list of dict
         One per fraction and pattern kind: ``fraction``, ``kind``, the true
         statistics, the random-label means and stds, ``z_score``, ``p_value``.
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> result = wavelens.analyze(wavelens.load_dataset("digits", limit=500), n_patterns=20)
+    >>> rows = wavelens.noise_curve(result, [0.0, 0.5, 1.0], kinds=["image_patterns"])
+    >>> [row["fraction"] for row in rows], rows[0]["nmi"] > rows[1]["nmi"] > rows[2]["nmi"]
+    ([0.0, 0.5, 1.0], True)
     """
     d = analysis.dataset
     rows = []

@@ -18,17 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chunks import DEFAULT_CHUNK_SIZE, for_each_chunk
+from ._parallel import DEFAULT_CHUNK_SIZE, for_each_chunk
 from ._progress import stage
 from ._validation import WavelensError, check_positive_int, param
 
-__all__ = ["PatternDictionary", "assign_patterns", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
+__all__ = ["Prototypes", "assign_patterns", "axial_kmeans", "build_pattern_dictionary", "pattern_vectors"]
 
 _SAMPLES_PER_PROTOTYPE = 32
 
 
 @dataclass
-class PatternDictionary:
+class Prototypes:
     """Prototypes of the image patterns and each image's bag of prototypes.
 
     Attributes
@@ -158,7 +158,7 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, random_state=0, chunk_
 
     Returns
     -------
-    PatternDictionary
+    Prototypes
     """
     n_patterns = check_positive_int(n_patterns, "n_patterns")
     if not patterns.top_k:
@@ -186,7 +186,7 @@ def build_pattern_dictionary(patterns, *, n_patterns=100, random_state=0, chunk_
     rows, cols = patterns.top_u.shape[2], patterns.top_v.shape[2]
     prototypes = centers.reshape(n_patterns, rows, cols)
     assignments, weights = assign_patterns(patterns, prototypes, chunk_size=chunk_size, n_jobs=n_jobs)
-    return PatternDictionary(prototypes=prototypes, assignments=assignments, weights=weights, random_state=random_state)
+    return Prototypes(prototypes=prototypes, assignments=assignments, weights=weights, random_state=random_state)
 
 
 def assign_patterns(patterns, prototypes, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
@@ -201,7 +201,7 @@ def assign_patterns(patterns, prototypes, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jo
     patterns : ImagePatterns
         With ``top_k >= 1``, of images with the prototypes' wavelet-matrix shape.
     prototypes : ndarray of shape (n_patterns, rows, cols)
-        From :attr:`PatternDictionary.prototypes`.
+        From :attr:`Prototypes.prototypes`.
     chunk_size : int, default=2048
         Images whose patterns are assigned at once.
     n_jobs : int or None, default=-1

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._outdir import OutputFolder
 from ._validation import WavelensError, param, shown
-from .report_data import report_arrays, write_member_images, write_pair_images
+from .report.arrays import report_arrays, write_member_images, write_pair_images
 
 __all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
 
@@ -158,11 +158,12 @@ def _analysis_arrays(analysis, tables_by_kind):
             "report.npz": report_arrays(analysis, tables_by_kind)}
 
 
-def write_analysis_report(analysis, path, *, overwrite=False):
-    """Write the HTML report of ``analysis`` to the file ``path`` (nothing else is written).
+def write_report(result, path, *, overwrite=False):
+    """Write the HTML report of ``result`` (an :class:`Analysis`, :class:`CommunityAnalysis` or
+    :class:`DuplicateAnalysis`) to the file ``path``; nothing else is written.
 
-    An existing ``path`` is replaced only with ``overwrite``; the report is written beside it
-    first and moved into place whole.
+    An existing ``path`` is replaced only with ``overwrite``; the report is built in a temporary
+    folder beside it, from the files it draws on, and moved into place whole.
     """
     import tempfile
 
@@ -175,8 +176,17 @@ def write_analysis_report(analysis, path, *, overwrite=False):
     if not path.parent.is_dir():
         raise WavelensError(f"The report path {shown(path)}: its folder does not exist; create it first.")
     with tempfile.TemporaryDirectory(prefix=".wavelens-report-", dir=path.parent) as folder:
-        start_report(folder, summary=analysis.to_dict(), saved=_analysis_arrays(analysis, analysis.tables())).write()
-        os.replace(Path(folder) / "report.html", path)
+        folder = Path(folder)
+        if hasattr(result, "tables"):
+            start_report(folder, summary=result.to_dict(), saved=_analysis_arrays(result, result.tables())).write()
+        else:
+            if hasattr(result, "pairs"):
+                _duplicate_files(result, folder)
+            else:
+                write_member_images(folder / "report.npz", result)
+            write_json(folder / "summary.json", result.to_dict())
+            _build_report(folder)
+        os.replace(folder / "report.html", path)
     return path
 
 
@@ -290,14 +300,17 @@ def write_communities(analysis, out, *, overwrite=False, report=True):
 
 def write_duplicates(result, out, *, overwrite=False, report=True):
     """``duplicates.csv`` (a row per pair: :attr:`DuplicateAnalysis.pairs_table`), ``summary.json``
-    and the report of a :class:`~wavelens.duplicate_analysis.DuplicateAnalysis`."""
+    and the report of a :class:`~wavelens.duplicates.DuplicateAnalysis`."""
     a, b = result.dataset_a, result.dataset_b
     start = time.perf_counter()
     with _staging(out, overwrite, _inputs(a) + _inputs(b)) as staging:
-        table = result.pairs_table
-        table.to_csv(staging / "duplicates.csv", index=False, float_format="%.6f", encoding="utf-8")
-        write_pair_images(staging / "report.npz", result.pairs, a, b)
+        _duplicate_files(result, staging)
         summary = _finish(staging, result, start)
         if report:
             _build_report(staging)
     return summary
+
+
+def _duplicate_files(result, folder):
+    result.pairs_table.to_csv(folder / "duplicates.csv", index=False, float_format="%.6f", encoding="utf-8")
+    write_pair_images(folder / "report.npz", result.pairs, result.dataset_a, result.dataset_b)

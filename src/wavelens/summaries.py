@@ -70,8 +70,12 @@ def analysis_findings(summary):
     if a.get("label_noise"):
         lines.append(f"Labels: {a['label_noise']:.0%} replaced at random (label noise).")
     image, data = a["image_patterns"], a["dataset_patterns"]
-    lines.append(_association(image, f"The {image['n_patterns']} image-pattern prototypes (counts) go"))
-    lines.append(_association(data, f"The {data['n_patterns']} dataset patterns (energy shares) go"))
+    source = f" of {printable(p['patterns_from'])}" if p.get("patterns_from") else ""
+    if source:
+        lines.append(f"The patterns are those found on {printable(p['patterns_from'])}, applied to these images: "
+                     "nothing was fitted on them.")
+    lines.append(_association(image, f"The {image['n_patterns']} image-pattern prototypes{source} (counts) go"))
+    lines.append(_association(data, f"The {data['n_patterns']} dataset patterns{source} (energy shares) go"))
     if sp.get("numerical_rank_wavelet") is not None:
         lines.append(f"Dataset matrix: numerical rank {_number(sp['numerical_rank_wavelet'])} (pixels: "
                      f"{_number(sp.get('numerical_rank_pixel'))}); {_number(sp.get('n_patterns_at_energy'))} "

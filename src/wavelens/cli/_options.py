@@ -15,7 +15,7 @@ import pywt
 from .. import _progress as progress
 from ..datasets import BUILTIN_DATASETS, builtin_search_path, load_dataset
 from .._validation import SEED_MAX, WavelensError, render
-from ..lowrank import load_kernel
+from ..decomposition import load_kernel
 
 
 # The library's errors name its parameters (``use n_patterns=898 or fewer``, see
@@ -24,7 +24,10 @@ from ..lowrank import load_kernel
 FLAGS = {
     # datasets
     "dataset_a": "DATASET_A", "dataset_b": "DATASET_B", "split": "--split", "data_dir": "--data-dir",
-    "limit": "--limit", "resize": "--resize", "seed": "--seed", "random_state": "--seed",
+    "limit": "--limit", "resize": "--resize", "random_state": "--seed",
+    # Hugging Face columns have no flag: the command line points to the Python call that names them
+    "image_column": "wavelens.from_huggingface(image_column=...) in Python",
+    "label_column": "wavelens.from_huggingface(label_column=...) in Python",
     # the wavelet transform and the patterns
     "wavelet": "--wavelet", "level": "--level", "mode": "--mode", "energy": "--energy", "top_k": "--top-k",
     "n_patterns": "--patterns", "center": "--center", "random_repeats": "--random-repeats",

@@ -2,7 +2,7 @@
 
 import click
 
-from .._drawing import start_figure_process
+from ..report._drawing import start_figure_process
 from ..analysis import analyze
 from ..results import OutputFolder, write_analysis
 from ._options import command_line, dataset_options, input_paths, load_for_command, output_options, pattern_options, wavelet_options

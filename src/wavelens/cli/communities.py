@@ -2,9 +2,9 @@
 
 import click
 
-from .._drawing import start_figure_process
+from ..report._drawing import start_figure_process
 from ..results import OutputFolder, write_communities
-from ..spectral_analysis import find_communities
+from ..communities import find_communities
 from ._options import load_for_command, command_line, input_paths, dataset_options, output_options, wavelet_options
 
 

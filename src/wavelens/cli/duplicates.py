@@ -4,9 +4,9 @@ import time
 
 import click
 
-from .._drawing import start_figure_process
+from ..report._drawing import start_figure_process
 from ..datasets import load_dataset
-from ..duplicate_analysis import find_near_duplicates
+from ..duplicates import find_near_duplicates
 from ..results import OutputFolder, write_duplicates
 from ._options import command_line, flags, ImageSize, input_paths, Seed, output_options, wavelet_options
 

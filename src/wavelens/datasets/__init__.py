@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._validation import WavelensError, check_positive_int, check_seed, see
 from ._arrays import from_arrays
@@ -17,9 +18,13 @@ from ._builtin import BUILTIN_DATASETS, builtin_search_path
 from ._builtin import load_builtin
 from ._cifar import is_cifar_folder, load_cifar_folder
 from ._folder import is_image_folder, load_image_folder
+from ._huggingface import from_huggingface, is_huggingface
 from ._idx import has_idx_files, load_idx_folder, read_idx
 from ._npz import load_npz
 from ._table import is_path_table, load_path_table, table_has_splits
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -28,6 +33,7 @@ __all__ = [
     "builtin_search_path",
     "default_split",
     "from_arrays",
+    "from_huggingface",
     "load_dataset",
     "read_idx",
     "stratified_subsample",
@@ -55,8 +61,9 @@ def default_split(spec):
     return "train" if _has_splits(spec) else "all"
 
 
-def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir: str | os.PathLike | None = None,
-                 limit: int | None = None, random_state: int = 0, resize: tuple[int, int] | None = None) -> Dataset:
+def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDict, *, split: str | None = None,
+                 data_dir: str | os.PathLike | None = None, limit: int | None = None, random_state: int = 0,
+                 resize: tuple[int, int] | None = None) -> Dataset:
     """Load an image-classification dataset.
 
     Parameters
@@ -68,10 +75,12 @@ def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir:
         the images directly in it); a ``.csv`` (or, with pyarrow, ``.parquet``)
         table of ``path,label`` (label optional, an optional ``split`` column
         of train/test; relative paths from the table's folder); a ``.npz``
-        holding ``images`` and ``labels``.
+        holding ``images`` and ``labels``; a folder written by Hugging Face's
+        ``save_to_disk``. Or a ``datasets.Dataset`` or ``DatasetDict``
+        (see :func:`from_huggingface`).
     split : {'train', 'test', 'all'}, default=None
         Which split; None means ``train`` where the dataset has splits and
-        ``all`` where it has not.
+        ``all`` where it has not (any split name of a Hugging Face dataset).
     data_dir : str or Path, default=None
         Where to look first for a built-in dataset's files.
     limit : int, default=None
@@ -97,15 +106,19 @@ def load_dataset(spec: str | os.PathLike, *, split: str | None = None, data_dir:
     >>> d.ids[:3].tolist() == [str(i) for i in d.index[:3]]
     True
     """
-    spec = str(spec)
-    if split is None:
-        split = default_split(spec)
-    if split not in SPLITS:
-        raise WavelensError(f"Unknown split {split!r}: expected one of {', '.join(SPLITS)}.")
+    huggingface = is_huggingface(spec) and not (isinstance(spec, str) and spec in BUILTIN_DATASETS)
+    if not huggingface:  # a Hugging Face dataset has its own splits and default (from_huggingface)
+        spec = str(spec)
+        if split is None:
+            split = default_split(spec)
+        if split not in SPLITS:
+            raise WavelensError(f"Unknown split {split!r}: expected one of {', '.join(SPLITS)}.")
     if limit is not None:
         limit = check_positive_int(limit, "limit")
     random_state = check_seed(random_state)
-    if spec in BUILTIN_DATASETS:
+    if huggingface:
+        dataset = from_huggingface(spec, split=split, resize=resize)
+    elif spec in BUILTIN_DATASETS:
         dataset = load_builtin(spec, split, data_dir=data_dir)
     else:
         dataset = _load_path(Path(spec), split, resize)

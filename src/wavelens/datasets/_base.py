@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._limits import check_limit
-from .._validation import WavelensError, check_finite, printable
+from .._validation import WavelensError, check_finite, param, printable
 
-__all__ = ["UNLABELED", "Dataset", "check_labels", "file_text", "make_dataset", "pixels_to_unit", "split_ids",
+__all__ = ["UNLABELED", "Dataset", "check_dataset", "check_labels", "file_text", "make_dataset", "pixels_to_unit", "split_ids",
            "stratified_subsample", "to_unit_float32"]
 
 # The one class name of a dataset without labels (every label is 0).
@@ -427,6 +427,14 @@ def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class
         input_paths = (str(source),)
     return Dataset(images, labels, class_names, name=name, split=split, source=str(source), ids=ids, paths=paths,
                    input_paths=input_paths)
+
+
+def check_dataset(dataset: object, what: str = "dataset") -> None:
+    """Raise a one-line error unless ``dataset`` is a :class:`Dataset` (``what``: the parameter's name)."""
+    if not isinstance(dataset, Dataset):
+        raise WavelensError(
+            f"The '{param(what)}' parameter must be a wavelens Dataset, not {type(dataset).__name__}: make one "
+            "with wavelens.from_arrays(images, labels) or wavelens.load_dataset(path).")
 
 
 def stratified_subsample(dataset: Dataset, limit: int | None, random_state: int) -> Dataset:

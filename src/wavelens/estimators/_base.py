@@ -13,10 +13,10 @@ import pywt
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
-from .._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, resolve_n_jobs
+from .._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, resolve_n_jobs
 from .._validation import SEED_MAX, WavelensError
-from ..duplicates import image_digests
-from ..lowrank import ImagePatterns, decompose_images, rank_at_energy
+from ..duplicates.search import image_digests
+from ..decomposition import ImagePatterns, decompose_images, rank_at_energy
 from ..transform import (ORTHONORMALITY_TOLERANCE, WaveletLayout, inverse_wavelet_transform, orthonormality_error,
                          wavelet_layout, wavelet_transform)
 
@@ -112,8 +112,13 @@ def read_images(estimator, X, *, reset):
     images of shape ``image_shape`` (without it, each row is a one-row image).
     With ``reset`` (in ``fit``) this records ``image_shape_`` and
     ``n_features_in_``; otherwise it checks X against them. Unsigned integers
-    are kept as they are, other types become float64 (float32 stays).
+    are kept as they are, other types become float64 (float32 stays). A
+    :class:`~wavelens.Dataset` gives its images.
     """
+    from ..datasets import Dataset
+
+    if isinstance(X, Dataset):
+        X = X.stored[0]
     ndim = getattr(X, "ndim", None)
     if ndim is None:  # lists, and objects with only __array__
         X = np.asarray(X)
@@ -272,7 +277,7 @@ def _row_patterns(coefficients, energy, top_k):
 
 
 def canonical_digests(images):
-    """:func:`wavelens.duplicates.image_digests` of the images as float64, chunk by chunk: identical
+    """:func:`wavelens.duplicates.search.image_digests` of the images as float64, chunk by chunk: identical
     values give identical digests whatever the type they came in."""
     digests = []
     for start, stop in chunk_bounds(len(images), DEFAULT_CHUNK_SIZE):

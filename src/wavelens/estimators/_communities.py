@@ -1,18 +1,21 @@
 """Spectral communities of images as a clustering estimator."""
 
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .._validation import WavelensError
-from ..communities import spectral_communities
-from ..features import METHODS, select_features
-from ..graph import knn_graph
-from ..spectral_analysis import LAPLACIAN_SAMPLE
+from ..communities.clustering import spectral_communities
+from ..communities.features import METHODS, select_features
+from ..communities.graph import knn_graph
+from ..communities import LAPLACIAN_SAMPLE
 from ._base import (check_choice, check_image_shape, check_int, check_real, check_wavelet_params, fit_layout,
                     random_seed, read_images, threads, transform_images)
+
+if TYPE_CHECKING:
+    from ..datasets import Dataset
 
 __all__ = ["SpectralCommunities"]
 
@@ -25,7 +28,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
     ``n_neighbors`` nearest by cosine distance, and clustered on the
     eigenvectors of the graph's Laplacian; the number of communities is the
     eigengap estimate unless ``n_communities`` fixes it. The same communities
-    as :func:`wavelens.spectral_analysis.find_communities` for the same images.
+    as :func:`wavelens.communities.find_communities` for the same images.
 
     Parameters
     ----------
@@ -36,7 +39,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
     max_communities : int, default=30
         Most communities the eigengap estimate may choose (at least 2).
     features : {'qr', 'laplacian', 'all'}, default='qr'
-        How wavelet coefficients are chosen (see :mod:`wavelens.features`).
+        How wavelet coefficients are chosen (see :mod:`wavelens.communities.features`).
     n_features : int, default=None
         Coefficients kept; None keeps them while their condition number stays
         at most ``condition``, and at most ``max_features``.
@@ -108,12 +111,12 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def fit(self, X: ArrayLike, y: None = None) -> Self:
+    def fit(self, X: "ArrayLike | Dataset", y: None = None) -> Self:
         """Find the communities.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
         y : None
             Ignored.
 

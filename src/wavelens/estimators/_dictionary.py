@@ -1,6 +1,6 @@
 """The pattern dictionary as an estimator: fit prototypes on some images, assign others' patterns."""
 
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -12,6 +12,9 @@ from ..dictionary import assign_patterns, build_pattern_dictionary
 from ..transform import wavelet_layout
 from ._base import (RowLayout, check_image_shape, check_int, check_wavelet_params, decompose, fit_layout,
                     inverse_images, random_seed, read_images, threads)
+
+if TYPE_CHECKING:
+    from ..datasets import Dataset
 
 __all__ = ["PatternDictionary"]
 
@@ -93,12 +96,12 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def fit(self, X: ArrayLike, y: None = None) -> Self:
+    def fit(self, X: "ArrayLike | Dataset", y: None = None) -> Self:
         """Cluster the images' top patterns into prototypes.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
         y : None
             Ignored.
 
@@ -109,12 +112,12 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
         self._fit(X)
         return self
 
-    def fit_transform(self, X: ArrayLike, y: None = None) -> np.ndarray:
+    def fit_transform(self, X: "ArrayLike | Dataset", y: None = None) -> np.ndarray:
         """Fit, and give the training images' bags of prototypes (one pass over the images).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
         y : None
             Ignored.
 
@@ -157,12 +160,12 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
                              n_jobs=threads(self))
         return assign_patterns(patterns, self.prototypes_, n_jobs=threads(self))
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
+    def predict(self, X: "ArrayLike | Dataset") -> np.ndarray:
         """The prototype of each image's top patterns.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
 
         Returns
         -------
@@ -173,12 +176,12 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
         """
         return self._assign(X)[0]
 
-    def transform(self, X: ArrayLike) -> np.ndarray:
+    def transform(self, X: "ArrayLike | Dataset") -> np.ndarray:
         """Each image's bag of prototypes, weighted by energy.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
 
         Returns
         -------

@@ -1,16 +1,19 @@
 """Near-duplicate search as an estimator: an index of reference images, queried by others."""
 
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ..duplicates import match_rows
-from ..graph import unit_rows
+from ..duplicates.search import match_rows
+from ..communities.graph import unit_rows
 from ._base import (canonical_digests, check_image_shape, check_real, check_wavelet_params, fit_layout,
                     read_images, threads, transform_images)
+
+if TYPE_CHECKING:
+    from ..datasets import Dataset
 
 __all__ = ["NearDuplicates"]
 
@@ -22,7 +25,7 @@ class NearDuplicates(BaseEstimator):
     coefficients scaled to unit length, and a digest of each image to flag
     exact copies. ``query`` finds, for other images (e.g. a test set), every
     reference image within the threshold; ``find`` indexes a set and finds the
-    pairs within it. The pairs are those of :func:`wavelens.duplicates.find_duplicates`.
+    pairs within it. The pairs are those of :func:`wavelens.duplicates.search.find_duplicates`.
 
     Parameters
     ----------
@@ -77,12 +80,12 @@ class NearDuplicates(BaseEstimator):
         coefficients = transform_images(images, self.layout_, threads(self))
         return unit_rows(coefficients.reshape(len(coefficients), -1))[0]
 
-    def fit(self, X: ArrayLike, y: None = None) -> Self:
+    def fit(self, X: "ArrayLike | Dataset", y: None = None) -> Self:
         """Index the reference images.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
         y : None
             Ignored.
 
@@ -101,12 +104,12 @@ class NearDuplicates(BaseEstimator):
         self.n_samples_fit_ = len(images)
         return self
 
-    def query(self, X: ArrayLike) -> pd.DataFrame:
+    def query(self, X: "ArrayLike | Dataset") -> pd.DataFrame:
         """Pairs of an image of X and a reference image that are near-duplicates.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
             Images of the shape of the reference images.
 
         Returns
@@ -124,12 +127,12 @@ class NearDuplicates(BaseEstimator):
                            digests_a=canonical_digests(images), digests_b=self.digests_)
         return _table(pairs, "index_query", "index_reference")
 
-    def find(self, X: ArrayLike) -> pd.DataFrame:
+    def find(self, X: "ArrayLike | Dataset") -> pd.DataFrame:
         """Index X, and give the pairs of near-duplicates within it.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
 
         Returns
         -------

@@ -1,6 +1,6 @@
 """The wavelet transform and the per-image rank-1 decomposition as transformers."""
 
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -8,9 +8,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._validation import WavelensError, check_energy
-from ..lowrank import ImagePatterns
+from ..decomposition import ImagePatterns
 from ._base import (check_image_shape, check_int, check_wavelet_params, decompose, fit_layout, inverse_images,
                     read_images, threads, transform_images)
+
+if TYPE_CHECKING:
+    from ..datasets import Dataset
 
 __all__ = ["PatternDecomposition", "WaveletTransform"]
 
@@ -78,12 +81,12 @@ class WaveletTransform(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    def fit(self, X: ArrayLike, y: None = None) -> Self:
+    def fit(self, X: "ArrayLike | Dataset", y: None = None) -> Self:
         """Check the parameters against the images' shape.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
         y : None
             Ignored.
 
@@ -98,12 +101,12 @@ class WaveletTransform(TransformerMixin, BaseEstimator):
         self.layout_ = fit_layout(self, self.image_shape_)
         return self
 
-    def transform(self, X: ArrayLike) -> np.ndarray:
+    def transform(self, X: "ArrayLike | Dataset") -> np.ndarray:
         """Wavelet coefficients of each image.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
 
         Returns
         -------
@@ -116,7 +119,7 @@ class WaveletTransform(TransformerMixin, BaseEstimator):
         coefficients = transform_images(images, self.layout_, threads(self))
         return coefficients.reshape(len(coefficients), -1)
 
-    def inverse_transform(self, X: ArrayLike) -> np.ndarray:
+    def inverse_transform(self, X: "ArrayLike | Dataset") -> np.ndarray:
         """Images from their wavelet coefficients (exact, but for the wavelet 'dmey').
 
         Parameters
@@ -229,12 +232,12 @@ class PatternDecomposition(TransformerMixin, BaseEstimator):
                                 f"(0, 1], e.g. 0.99. Got {self.energy!r} instead.") from None
         return energy, check_int(self, "top_k", minimum=0), threads(self)
 
-    def fit(self, X: ArrayLike, y: None = None) -> Self:
+    def fit(self, X: "ArrayLike | Dataset", y: None = None) -> Self:
         """Check the parameters against the images' shape.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
         y : None
             Ignored.
 
@@ -247,12 +250,12 @@ class PatternDecomposition(TransformerMixin, BaseEstimator):
         self.layout_ = fit_layout(self, self.image_shape_)
         return self
 
-    def decompose(self, X: ArrayLike) -> ImagePatterns:
+    def decompose(self, X: "ArrayLike | Dataset") -> ImagePatterns:
         """The full rank-1 decomposition of each image.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
 
         Returns
         -------
@@ -265,12 +268,12 @@ class PatternDecomposition(TransformerMixin, BaseEstimator):
         images, _ = read_images(self, X, reset=False)
         return decompose(images, self.layout_, energy=energy, top_k=top_k, n_jobs=n_jobs)
 
-    def transform(self, X: ArrayLike) -> np.ndarray:
+    def transform(self, X: "ArrayLike | Dataset") -> np.ndarray:
         """r(e) and the top patterns' energy shares of each image.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features)
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
 
         Returns
         -------

@@ -41,7 +41,7 @@ import threading
 from contextlib import contextmanager
 
 from . import figures
-from ._chunks import resolve_n_jobs
+from .._parallel import resolve_n_jobs
 
 __all__ = ["Drawings", "start_figure_process", "stop_figure_process"]
 

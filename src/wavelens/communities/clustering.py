@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import WavelensError, param
+from .._validation import WavelensError, param
 
 __all__ = ["Communities", "describe_communities", "eigengap", "laplacian_spectrum", "spectral_communities"]
 

@@ -23,9 +23,9 @@ def sample_indices(labels, n_classes, *, per_class=8, max_classes=20):
 def report_arrays(analysis, tables):
     """The images and tables the analyze report shows, as saved in ``report.npz``
     (``tables``: from ``analysis.tables()``)."""
-    from .association import contingency_table, share_table
-    from .lowrank import rebuild_from_patterns
-    from .transform import wavelet_transform
+    from ..association import contingency_table, share_table
+    from ..decomposition import rebuild_from_patterns
+    from ..transform import wavelet_transform
 
     d, p, layout = analysis.dataset, analysis.patterns, analysis.layout
     picks = sample_indices(d.labels, d.n_classes)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chunks import DEFAULT_CHUNK_SIZE
-from ._validation import WavelensError, param
-from .spectrum import gram_matrix
+from .._parallel import DEFAULT_CHUNK_SIZE
+from .._validation import WavelensError, param
+from ..dataset_patterns import gram_matrix
 
 __all__ = ["FeatureSelection", "laplacian_scores", "select_features"]
 

@@ -2,19 +2,27 @@
 
 Pure computation: :func:`find_near_duplicates` takes datasets and returns a
 :class:`DuplicateAnalysis`; the pair search itself is
-:func:`wavelens.duplicates.find_duplicates`.
+:func:`wavelens.duplicates.search.find_duplicates`.
 """
 
+import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._validation import WavelensError, param
-from ._version import __version__
-from .duplicates import DuplicatePairs, find_duplicates
-from .summaries import duplicates_findings
-from .transform import wavelet_transform
+from .._validation import WavelensError, param
+from .._version import __version__
+from .search import DuplicatePairs, find_duplicates
+from ..summaries import duplicates_findings
+from ..datasets import Dataset
+from ..datasets._base import check_dataset
+from ..transform import wavelet_transform
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DuplicateAnalysis", "find_near_duplicates"]
 
@@ -70,7 +78,7 @@ class DuplicateAnalysis:
         return names_a != names_b
 
     @property
-    def pairs_table(self):
+    def pairs_table(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per pair, most similar first: both images' ids (and file
         paths when they have them), positions, labels and class names, the cosine similarity,
         whether the labels disagree and whether the pixels are identical."""
@@ -89,7 +97,7 @@ class DuplicateAnalysis:
         return pd.DataFrame(columns)
 
     @property
-    def per_image(self):
+    def per_image(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per image of A: its id (and path), label, class name, how
         many near-duplicates it has and its most similar one (id and similarity)."""
         import pandas as pd
@@ -104,7 +112,7 @@ class DuplicateAnalysis:
         return pd.DataFrame({**a.image_columns(), "n_duplicates": count, "best_similarity": best,
                              "best_match": best_id})
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """The JSON-ready record written to ``summary.json``."""
         p = self.pairs
         return {
@@ -123,19 +131,26 @@ class DuplicateAnalysis:
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
 
-    def summary(self):
+    def summary(self) -> str:
         """What the search found, in plain words (what the command line prints)."""
         return "\n".join(duplicates_findings(self.to_dict()))
 
-    def save(self, folder, *, overwrite=False, report=True):
+    def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
         """Write ``duplicates.csv``, ``summary.json`` and the report into ``folder``, all or nothing."""
-        from .results import write_duplicates
+        from ..results import write_duplicates
 
         return write_duplicates(self, folder, overwrite=overwrite, report=report)
 
 
-def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="db1", level=1,
-                         mode="periodization", n_jobs=-1, params=None):
+    def report(self, path: "str | os.PathLike", *, overwrite: bool = False) -> Path:
+        """Write the HTML report to the file ``path`` (one self-contained page); returns the path."""
+        from ..results import write_report
+
+        return write_report(self, path, overwrite=overwrite)
+
+def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *, threshold: float = 0.98,
+                         wavelet: str = "db1", level: int = 1, mode: str = "periodization", n_jobs: int | None = -1,
+                         params: dict | None = None) -> DuplicateAnalysis:
     """Pairs of images whose wavelet coefficients have cosine similarity >= ``threshold``.
 
     Parameters
@@ -156,7 +171,21 @@ def find_near_duplicates(dataset_a, dataset_b=None, *, threshold=0.98, wavelet="
     Returns
     -------
     DuplicateAnalysis
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavelens
+    >>> rng = np.random.default_rng(0)
+    >>> train = wavelens.from_arrays(rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), ["a", "b"] * 10)
+    >>> test = wavelens.from_arrays(train.pixels[[3, 7]], ["b", "a"])  # two copies, one relabelled
+    >>> leaks = wavelens.find_near_duplicates(test, train)
+    >>> leaks.pairs_table[["index_a", "index_b", "exact", "labels_disagree"]].values.tolist()
+    [[0, 3, True, False], [1, 7, True, True]]
     """
+    check_dataset(dataset_a, "dataset_a")
+    if dataset_b is not None:
+        check_dataset(dataset_b, "dataset_b")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
         raise WavelensError(f"The '{param('threshold')}' parameter must be a number in (0, 1], e.g. 0.98. "
                             f"Got {threshold!r} instead.")

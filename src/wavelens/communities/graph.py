@@ -11,7 +11,7 @@ image has cosine 0 with everything.
 
 import numpy as np
 
-from ._validation import WavelensError, param
+from .._validation import WavelensError, param
 
 __all__ = ["knn_graph", "unit_rows"]
 

@@ -15,7 +15,7 @@ files (e.g. as many patterns as table rows), each failure one
 found. Text that comes from the data (class names, dataset and file names,
 the command line) goes through :func:`_h` into the page (HTML-escaped,
 control characters and undecodable bytes replaced) and through
-:func:`wavelens.figures.figure_text` into figures. ``report.html`` is written
+:func:`wavelens.report.figures.figure_text` into figures. ``report.html`` is written
 to a temporary file beside it and renamed over it, so a failure leaves the old
 one; nothing else in the folder is touched.
 """
@@ -33,9 +33,9 @@ import numpy as np
 
 from . import figures
 from ._drawing import Drawings
-from ._saved_results import INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, read_summary, summary_kind
-from .summaries import analysis_findings, communities_findings, duplicates_findings, noise_curve_findings
-from ._validation import WavelensError, printable, shown
+from .._saved_results import INTEGERS, NUMBERS, RERUN, TEXT, SavedArrays, check_summary, read_summary, summary_kind
+from ..summaries import analysis_findings, communities_findings, duplicates_findings, noise_curve_findings
+from .._validation import WavelensError, printable, shown
 
 __all__ = ["PendingReport", "build_report", "start_report"]
 
@@ -441,7 +441,7 @@ def start_report(folder, *, summary=None, saved=None):
     -------
     PendingReport
         Its figures are drawn meanwhile by the figure process, if one was
-        started (:func:`wavelens._drawing.start_figure_process`), and otherwise
+        started (:func:`wavelens.report._drawing.start_figure_process`), and otherwise
         when :meth:`PendingReport.write` is called.
 
     Raises

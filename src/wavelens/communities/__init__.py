@@ -4,20 +4,28 @@ Pure computation: it returns a :class:`CommunityAnalysis`; files and printing
 live in :mod:`wavelens.results` and the CLI.
 """
 
+import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._progress import stage
-from .summaries import communities_findings
-from ._validation import WavelensError, check_positive_int, check_seed, param
-from ._version import __version__
-from .communities import describe_communities, spectral_communities
+from .._progress import stage
+from ..summaries import communities_findings
+from .._validation import WavelensError, check_positive_int, check_seed, param
+from .._version import __version__
+from .clustering import describe_communities, spectral_communities
 from .features import select_features
 from .graph import knn_graph
-from .spectrum import GRAM_LIMIT, dataset_spectra, numerical_rank
-from .transform import wavelet_transform
+from ..dataset_patterns import GRAM_LIMIT, dataset_spectra, numerical_rank
+from ..datasets import Dataset
+from ..datasets._base import check_dataset
+from ..transform import wavelet_transform
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CommunityAnalysis", "find_communities"]
 
@@ -36,6 +44,15 @@ class CommunityAnalysis:
         ``sigma``, ``communities`` (described), ``mixed`` (their ids).
     assignment : ndarray of shape (n_images,)
         Each image's community, numbered across groups.
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> found = wavelens.find_communities(wavelens.load_dataset("digits", limit=500), per_class=True)
+    >>> found.communities.columns.tolist()[:4]
+    ['group', 'community', 'size', 'purity']
+    >>> bool((found.communities["purity"] == 1).all())  # found within each class: one class each
+    True
     """
 
     dataset: object
@@ -52,12 +69,12 @@ class CommunityAnalysis:
         return (f"CommunityAnalysis({d.name} ({d.split}): {d.n_images} images, {int(self.assignment.max()) + 1} "
                 f"communities, {sum(len(g['mixed']) for g in self.groups)} mixed)")
 
-    def summary(self):
+    def summary(self) -> str:
         """What the community analysis found, in plain words (what the command line prints)."""
         return "\n".join(communities_findings(self.to_dict()))
 
     @property
-    def per_image(self):
+    def per_image(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per image: its id (and file path when it has one),
         position, label, class name and community."""
         import pandas as pd
@@ -66,7 +83,7 @@ class CommunityAnalysis:
         return pd.DataFrame({**d.image_columns(), "community": self.assignment})
 
     @property
-    def communities(self):
+    def communities(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per community: its group (``all``, or the class with
         per_class), size, purity, most common class, whether it is mixed, and its class make-up."""
         import pandas as pd
@@ -79,13 +96,19 @@ class CommunityAnalysis:
                              "mixed": community["mixed"], "classes": dict(community["classes"])})
         return pd.DataFrame(rows)
 
-    def save(self, folder, *, overwrite=False, report=True):
+    def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
         """Write ``summary.json``, ``communities.csv`` and the report into ``folder``, all or nothing."""
-        from .results import write_communities
+        from ..results import write_communities
 
         return write_communities(self, folder, overwrite=overwrite, report=report)
 
-    def to_dict(self):
+    def report(self, path: "str | os.PathLike", *, overwrite: bool = False) -> Path:
+        """Write the HTML report to the file ``path`` (one self-contained page); returns the path."""
+        from ..results import write_report
+
+        return write_report(self, path, overwrite=overwrite)
+
+    def to_dict(self) -> dict:
         """The JSON-ready record written to ``summary.json``."""
         d = self.dataset
         whole = self.groups[0] if len(self.groups) == 1 else None
@@ -137,9 +160,11 @@ def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_com
     }, found.labels + offset
 
 
-def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", features="qr",
-                     n_features=None, condition=1e5, max_features=256, n_neighbors=10, n_communities=None, max_communities=30,
-                     per_class=False, mixed_threshold=0.5, random_state=0, n_jobs=-1, params=None):
+def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str = "periodization",
+                     features: str = "qr", n_features: int | None = None, condition: float = 1e5,
+                     max_features: int | None = 256, n_neighbors: int = 10, n_communities: int | None = None,
+                     max_communities: int = 30, per_class: bool = False, mixed_threshold: float = 0.5,
+                     random_state: int = 0, n_jobs: int | None = -1, params: dict | None = None) -> CommunityAnalysis:
     """Communities of similar images in the wavelet space.
 
     Parameters
@@ -147,7 +172,7 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     dataset : Dataset
     wavelet, level, mode : see :func:`wavelens.wavelet_transform`
     features : {'qr', 'laplacian', 'all'}, default='qr'
-        Feature selection (see :mod:`wavelens.features`).
+        Feature selection (see :mod:`wavelens.communities.features`).
     n_features : int, default=None
         Features to keep; None keeps them up to condition number ``condition``.
     condition : float, default=1e5
@@ -171,7 +196,17 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
     Returns
     -------
     CommunityAnalysis
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> found = wavelens.find_communities(wavelens.load_dataset("digits", limit=500))
+    >>> found.per_image.columns[:4].tolist()
+    ['id', 'index', 'label', 'class_name']
+    >>> int(found.per_image["community"].max()) + 1 == len(found.communities)
+    True
     """
+    check_dataset(dataset)
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     random_state = check_seed(random_state)
     max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
@@ -217,7 +252,8 @@ def find_communities(dataset, *, wavelet="db1", level=1, mode="periodization", f
         offset += group["n_communities"]
     timings["communities"] = time.perf_counter() - clock
     recorded = {"wavelet": wavelet, "level": level, "mode": mode, "features": features, "n_features": n_features,
-                "condition": condition, "max_features": max_features, "neighbors": n_neighbors, "communities": n_communities,
+                "condition": condition, "max_features": max_features, "n_neighbors": n_neighbors,
+                "n_communities": n_communities,
                 "max_communities": max_communities, "per_class": per_class, "mixed_threshold": mixed_threshold,
                 "random_state": random_state}
     recorded.update(params or {})

@@ -14,20 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chunks import DEFAULT_CHUNK_SIZE, chunk_bounds
+from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds
 from ._validation import check_energy, check_positive_int
-from .lowrank import as_float, rank_at_energy
+from .decomposition import as_float, rank_at_energy
 from .transform import _forward, wavelet_transform
 
 __all__ = [
     "DatasetPatterns",
     "PixelGram",
-    "dataset_patterns",
+    "find_dataset_patterns",
     "dataset_spectra",
     "gram_matrix",
     "numerical_rank",
     "numerical_rank_of_rows",
     "on_gram_route",
+    "pattern_shares",
     "singular_spectrum",
     "transform_matrix",
 ]
@@ -285,7 +286,7 @@ def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZ
     return numerical_rank(s, (len(matrix), int(np.prod(matrix.shape[1:]))))
 
 
-def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, random_state=0, pixel_max=None,
+def find_dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, random_state=0, pixel_max=None,
                      pixel_gram=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """SVD of the dataset wavelet matrix and each image's share of the top patterns.
 
@@ -347,8 +348,47 @@ def dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=Fals
     # With an orthogonal transform and its matrix at hand, the pixels serve directly.
     shares = _shares(images, layout, components, mean, chunk_size, pixel_max,
                      transform if layout.orthogonal else None)
-    dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
-    return DatasetPatterns(s, components, shares, dominant, rank, pixel_rank, at_energy, mean)
+    return DatasetPatterns(s, components, shares, _dominant(shares), rank, pixel_rank, at_energy, mean)
+
+
+def _dominant(shares):
+    return np.where(shares.max(axis=1) > 0, shares.argmax(axis=1), -1)
+
+
+def pattern_shares(images, layout, patterns, *, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE):
+    """Other images' shares of a dataset's patterns (e.g. the test images' shares of the training set's).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images,) + layout.image_shape
+    layout : WaveletLayout
+        The layout the patterns were found with.
+    patterns : DatasetPatterns
+        From :func:`find_dataset_patterns` on other images of the same shape.
+    pixel_max : int, default=None
+        For integer pixels: the images are ``images / pixel_max``.
+    chunk_size : int, default=2048
+
+    Returns
+    -------
+    DatasetPatterns
+        ``patterns`` with the shares and dominant pattern of ``images``; the ranks, which
+        describe the matrix the patterns came from, are None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavelens import wavelet_layout
+    >>> images = np.random.default_rng(0).random((50, 8, 8))
+    >>> layout = wavelet_layout((8, 8))
+    >>> found = find_dataset_patterns(images, layout, n_patterns=5)
+    >>> bool(np.allclose(pattern_shares(images, layout, found).shares, found.shares, atol=1e-5))
+    True
+    """
+    transform = transform_matrix(layout) if layout.orthogonal and on_gram_route(layout) else None
+    shares = _shares(images, layout, patterns.components, patterns.mean, chunk_size, pixel_max, transform)
+    return DatasetPatterns(patterns.singular_values, patterns.components, shares, _dominant(shares), None, None,
+                           None, patterns.mean)
 
 
 def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chunks import chunk_bounds
-from ._progress import stage
-from ._validation import WavelensError, param
-from .graph import unit_rows
+from .._parallel import chunk_bounds
+from .._progress import stage
+from .._validation import WavelensError, param
+from ..communities.graph import unit_rows
 
 __all__ = ["DuplicatePairs", "find_duplicates", "image_digests", "match_rows"]
 
@@ -128,7 +128,7 @@ def match_rows(unit_a, unit_b=None, *, threshold=0.98, digests_a=None, digests_b
     Parameters
     ----------
     unit_a : ndarray of shape (n_a, n_features)
-        Unit rows of A, float32 (:func:`wavelens.graph.unit_rows`); zero rows match nothing.
+        Unit rows of A, float32 (:func:`wavelens.communities.graph.unit_rows`); zero rows match nothing.
     unit_b : ndarray of shape (n_b, n_features), default=None
         Unit rows of B; None looks for pairs i < j within A.
     threshold : float, default=0.98
@@ -146,7 +146,7 @@ def match_rows(unit_a, unit_b=None, *, threshold=0.98, digests_a=None, digests_b
     Examples
     --------
     >>> import numpy as np
-    >>> from wavelens.graph import unit_rows
+    >>> from wavelens.communities.graph import unit_rows
     >>> rows, _ = unit_rows(np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.01]]))
     >>> pairs = match_rows(rows, threshold=0.99)
     >>> pairs.index_a.tolist(), pairs.index_b.tolist()

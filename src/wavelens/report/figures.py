@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from ._validation import printable
+from .._validation import printable
 
 __all__ = [
     "association_heatmaps",

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import WavelensError
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs", "single_threaded_blas"]
 
 DEFAULT_CHUNK_SIZE = 2048
 
@@ -36,6 +36,13 @@ def resolve_n_jobs(n_jobs):
         raise WavelensError("The 'n_jobs' parameter must not be 0: use a positive number of threads, or -1 for "
                             "every core.")
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
+
+
+def single_threaded_blas(func):
+    """Run ``func`` with one BLAS thread: wavelens runs its own threads over chunks, and BLAS's
+    threads spin between calls beside them (they took a fifth of the CPU time). The command
+    line also sets OPENBLAS_NUM_THREADS=1 before NumPy loads (:mod:`wavelens.cli`)."""
+    return threadpool_limits.wrap(limits=1, user_api="blas")(func)
 
 
 def chunk_bounds(n_items, chunk_size):
