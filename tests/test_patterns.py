@@ -67,7 +67,7 @@ def test_random_labels_dissociate(planted):
 def test_noise_curve_falls(planted):
     dataset, _ = planted
     result = analyze(dataset, top_k=1, n_patterns=4, random_state=0)
-    rows = noise_curve(result, [0.0, 0.5, 1.0], random_repeats=3, random_state=0)
+    rows = noise_curve(result, [0.0, 0.5, 1.0], random_repeats=3, random_state=0).rows
     nmi = [r["nmi"] for r in rows if r["kind"] == "image_patterns"]
     assert nmi[0] > 0.99 and nmi[0] > nmi[1] > nmi[2] and nmi[2] < 0.05
 

@@ -69,12 +69,16 @@ def test_unlabeled_images_are_told_what_needs_no_labels():
 def test_every_result_writes_its_report(digits, result, tmp_path):
     communities = wavelens.find_communities(digits)
     duplicates = wavelens.find_near_duplicates(digits, threshold=0.95)
-    for name, found in [("analysis", result), ("communities", communities), ("duplicates", duplicates)]:
+    curve = wavelens.noise_curve(result, [0.0, 1.0])
+    assert curve.table["fraction"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    for name, found in [("analysis", result), ("communities", communities), ("duplicates", duplicates),
+                        ("noise_curve", curve)]:
         path = found.report(tmp_path / f"{name}.html")
         page = path.read_text(encoding="utf-8")
         assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
         assert html.escape(found.summary().splitlines()[0].split(":")[0]) in page
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis.html", "communities.html", "duplicates.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis.html", "communities.html", "duplicates.html",
+                                                             "noise_curve.html"]
     with pytest.raises(WavelensError, match="exists"):
         communities.report(tmp_path / "communities.html")
 

@@ -25,7 +25,7 @@ from ._version import __version__
 # can configure BLAS before NumPy loads, and `import wavelens` stays cheap.
 _HOMES = {
     "WavelensError": "._validation",
-    "Analysis": ".analysis", "analyze": ".analysis", "noise_curve": ".analysis",
+    "Analysis": ".analysis", "analyze": ".analysis", "noise_curve": ".analysis", "NoiseCurve": ".analysis",
     "CommunityAnalysis": ".communities", "find_communities": ".communities",
     "DuplicateAnalysis": ".duplicates", "find_near_duplicates": ".duplicates",
     "Dataset": ".datasets", "load_dataset": ".datasets", "from_arrays": ".datasets", "from_huggingface": ".datasets",
@@ -57,6 +57,7 @@ __all__ = [
     "Dataset",
     "ImagePatterns",
     "NearDuplicates",
+    "NoiseCurve",
     "PatternDecomposition",
     "PatternDictionary",
     "SpectralCommunities",

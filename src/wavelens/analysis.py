@@ -20,7 +20,7 @@ from .association import (class_signatures, compare_with_random, contingency_tab
 from .datasets import Dataset
 from .datasets._base import check_dataset
 from .dictionary import Prototypes, assign_patterns, build_pattern_dictionary
-from .summaries import analysis_findings
+from .summaries import analysis_findings, noise_curve_findings
 from .decomposition import ImagePatterns, decompose_images
 from .dataset_patterns import DatasetPatterns, PixelGram, find_dataset_patterns, on_gram_route, pattern_shares
 from .transform import wavelet_layout
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["Analysis", "analyze", "lowrank_summary", "noise_curve"]
+__all__ = ["Analysis", "NoiseCurve", "analyze", "lowrank_summary", "noise_curve"]
 
 NOISE_CURVE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -460,38 +460,121 @@ def _associate(result, lap):
     if not label_noise:
         # A short noise curve for the report: the patterns stay, only the labels change.
         curve = noise_curve(result, NOISE_CURVE_FRACTIONS, random_repeats=1, random_state=random_state,
-                            kinds=("image_patterns",))
+                            kinds=("image_patterns",)).rows
         association["noise_curve"] = [
             {key: row[key] for key in ("fraction", "nmi", "random_nmi") if key in row} for row in curve]
         lap("noise_curve")
     return result
 
 
-def noise_curve(analysis: Analysis, fractions: Sequence[float], *, random_repeats: int = 5, random_state: int = 0,
-                kinds: Sequence[str] = ("image_patterns", "dataset_patterns")) -> list[dict]:
-    """Association statistics as a growing fraction of labels is made random.
+@dataclass(repr=False)
+class NoiseCurve:
+    """How the association of an analysis's patterns with the classes falls as labels are made random.
 
-    The patterns do not depend on the labels, so they are computed once (in
-    ``analysis``) and only the association is recomputed for each fraction.
-
-    kinds : tuple of str, default=("image_patterns", "dataset_patterns")
-        Which pattern kinds to follow.
-
-    Returns
-    -------
-    list of dict
-        One per fraction and pattern kind: ``fraction``, ``kind``, the true
-        statistics, the random-label means and stds, ``z_score``, ``p_value``.
+    Attributes
+    ----------
+    analysis : Analysis
+        Whose patterns are followed (they do not depend on the labels).
+    rows : list of dict
+        One per fraction and pattern kind, as ``noise_curve.json`` holds them.
+    params : dict
+        ``fractions``, ``random_repeats``, ``random_state``, ``kinds``.
 
     Examples
     --------
     >>> import wavelens
     >>> result = wavelens.analyze(wavelens.load_dataset("digits", limit=500), n_patterns=20)
-    >>> rows = wavelens.noise_curve(result, [0.0, 0.5, 1.0], kinds=["image_patterns"])
-    >>> [row["fraction"] for row in rows], rows[0]["nmi"] > rows[1]["nmi"] > rows[2]["nmi"]
-    ([0.0, 0.5, 1.0], True)
+    >>> curve = wavelens.noise_curve(result, [0.0, 0.5, 1.0], kinds=["image_patterns"])
+    >>> curve.table[["fraction", "kind"]].values.tolist()
+    [[0.0, 'image_patterns'], [0.5, 'image_patterns'], [1.0, 'image_patterns']]
+    >>> bool(curve.table["nmi"].is_monotonic_decreasing)
+    True
     """
+
+    analysis: Analysis
+    rows: list
+    params: dict
+    command: str = None
+
+    def __repr__(self) -> str:
+        d, rows = self.analysis.dataset, [r for r in self.rows if r["kind"] == self.rows[0]["kind"]]
+        return (f"NoiseCurve({d.name} ({d.split}): {self.rows[0]['kind']} NMI {rows[0]['nmi']:.3f} at "
+                f"{rows[0]['fraction']:.0%} random labels, {rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%})")
+
+    @property
+    def table(self) -> "pd.DataFrame":
+        """A pandas DataFrame with a row per fraction and pattern kind: the statistics with the
+        labels so corrupted, the means and standard deviations over permuted labels, and the
+        z-score and permutation p-value of the NMI."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+    def summary(self) -> str:
+        """The curve in plain words (what the command line prints)."""
+        return "\n".join(noise_curve_findings(self.to_dict()))
+
+    def to_dict(self) -> dict:
+        """The JSON-ready record written to ``noise_curve.json``."""
+        record = self.analysis.to_dict()
+        return {"wavelens_version": __version__, "command": self.command, "dataset": record["dataset"],
+                "params": {**record["params"], **self.params}, "rows": self.rows}
+
+    def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
+        """Write ``noise_curve.json``, ``noise_curve.csv`` and the report into ``folder``, all or
+        nothing; returns the record written."""
+        from .results import write_noise_curve
+
+        return write_noise_curve(self, folder, overwrite=overwrite, report=report)
+
+    def report(self, path: "str | os.PathLike", *, overwrite: bool = False) -> "Path":
+        """Write the HTML report to the file ``path`` (one self-contained page); returns the path."""
+        from .results import write_report
+
+        return write_report(self, path, overwrite=overwrite)
+
+
+def noise_curve(analysis: Analysis, fractions: Sequence[float], *, random_repeats: int = 5, random_state: int = 0,
+                kinds: Sequence[str] = ("image_patterns", "dataset_patterns")) -> NoiseCurve:
+    """Association statistics as a growing fraction of labels is made random.
+
+    The patterns do not depend on the labels, so they are computed once (in
+    ``analysis``) and only the association is recomputed for each fraction:
+    that fraction of labels is replaced uniformly at random (1.0 is the paper's
+    randomly labeled dataset), and compared with ``random_repeats`` permutations.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    fractions : sequence of float
+        Fractions of labels to replace, each in [0, 1].
+    random_repeats : int, default=5
+        Label permutations of the random-label control at each fraction.
+    random_state : int, default=0
+    kinds : sequence of str, default=("image_patterns", "dataset_patterns")
+        Which pattern kinds to follow.
+
+    Returns
+    -------
+    NoiseCurve
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> result = wavelens.analyze(wavelens.load_dataset("digits", limit=500), n_patterns=20)
+    >>> curve = wavelens.noise_curve(result, [0.0, 0.5, 1.0], kinds=["image_patterns"])
+    >>> nmi = curve.table["nmi"].tolist()
+    >>> nmi[0] > nmi[1] > nmi[2]
+    True
+    """
+    random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
+    random_state = check_seed(random_state)
+    kinds = list(kinds)
+    unknown = sorted(set(kinds) - {"image_patterns", "dataset_patterns"})
+    if unknown or not kinds:
+        raise WavelensError(f"The 'kinds' parameter must name image_patterns and/or dataset_patterns; got {kinds!r}.")
     d = analysis.dataset
+    fractions = [float(f) for f in fractions]
     rows = []
     for fraction in fractions:
         labels = noisy_labels(d.labels, fraction, d.n_classes, random_state=random_state)
@@ -500,9 +583,10 @@ def noise_curve(analysis: Analysis, fractions: Sequence[float], *, random_repeat
                               random_state=random_state, kinds=kinds)
         for kind in kinds:
             stats = result[kind]
-            row = {"fraction": float(fraction), "kind": kind, **stats["true"]}
+            row = {"fraction": fraction, "kind": kind, **stats["true"]}
             if "random" in stats:
                 row.update({f"random_{k}": v for k, v in stats["random"].items() if k != "repeats"})
                 row.update(z_score=stats["z_score"], p_value=stats["p_value"])
             rows.append(row)
-    return rows
+    return NoiseCurve(analysis, rows, {"fractions": fractions, "random_repeats": random_repeats,
+                                       "random_state": random_state, "kinds": kinds})

@@ -159,8 +159,8 @@ def _analysis_arrays(analysis, tables_by_kind):
 
 
 def write_report(result, path, *, overwrite=False):
-    """Write the HTML report of ``result`` (an :class:`Analysis`, :class:`CommunityAnalysis` or
-    :class:`DuplicateAnalysis`) to the file ``path``; nothing else is written.
+    """Write the HTML report of ``result`` (an :class:`Analysis`, :class:`NoiseCurve`,
+    :class:`CommunityAnalysis` or :class:`DuplicateAnalysis`) to the file ``path``; nothing else is written.
 
     An existing ``path`` is replaced only with ``overwrite``; the report is built in a temporary
     folder beside it, from the files it draws on, and moved into place whole.
@@ -180,11 +180,14 @@ def write_report(result, path, *, overwrite=False):
         if hasattr(result, "tables"):
             start_report(folder, summary=result.to_dict(), saved=_analysis_arrays(result, result.tables())).write()
         else:
-            if hasattr(result, "pairs"):
-                _duplicate_files(result, folder)
+            if hasattr(result, "rows"):
+                _noise_curve_files(result, folder)
             else:
-                write_member_images(folder / "report.npz", result)
-            write_json(folder / "summary.json", result.to_dict())
+                if hasattr(result, "pairs"):
+                    _duplicate_files(result, folder)
+                else:
+                    write_member_images(folder / "report.npz", result)
+                write_json(folder / "summary.json", result.to_dict())
             _build_report(folder)
         os.replace(folder / "report.html", path)
     return path
@@ -270,17 +273,25 @@ def write_json(path, content):
         handle.write("\n")
 
 
-def write_noise_curve(rows, out, *, overwrite=False, context=None, report=True):
-    """``noise_curve.json`` (with ``context``), ``noise_curve.csv`` and the report."""
-    with _staging(out, overwrite, [((context or {}).get("dataset") or {}).get("source")]) as staging:
-        write_json(staging / "noise_curve.json", {**(context or {}), "rows": rows})
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-        with open(staging / "noise_curve.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)
+def write_noise_curve(curve, out, *, overwrite=False, report=True):
+    """``noise_curve.json`` (:meth:`NoiseCurve.to_dict`), ``noise_curve.csv`` (a row per fraction and
+    pattern kind) and the report of a :class:`~wavelens.analysis.NoiseCurve`; returns the record."""
+    with _staging(out, overwrite, _inputs(curve.analysis.dataset)) as staging:
+        record = _noise_curve_files(curve, staging)
         if report:
             _build_report(staging)
+    return record
+
+
+def _noise_curve_files(curve, folder):
+    record = curve.to_dict()
+    write_json(folder / "noise_curve.json", record)
+    columns = list(dict.fromkeys(key for row in curve.rows for key in row))
+    with open(folder / "noise_curve.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({k: _format(v) for k, v in row.items()} for row in curve.rows)
+    return record
 
 
 def write_communities(analysis, out, *, overwrite=False, report=True):

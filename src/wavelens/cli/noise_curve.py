@@ -47,16 +47,14 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
         result = run_analysis(dataset, split, data_dir, limit, resize, seed, jobs, wavelet=wavelet, level=level,
                               mode=mode, top_k=top_k, n_patterns=n_patterns, center=center,
                               random_repeats=random_repeats, report=not no_report)
-        rows = noise_curve(result, fractions, random_repeats=random_repeats, random_state=seed)
-        summary = result.to_dict()
-        context = {key: summary[key] for key in ("wavelens_version", "dataset", "params")}
-        context["command"] = command_line()
-        write_noise_curve(rows, target, context=context, report=not no_report)
-    click.echo(f"{summary['dataset']['name']} ({summary['dataset']['split']}): "
-               f"{summary['dataset']['n_images']} images. NMI of patterns with classes as labels are randomized:")
+        curve = noise_curve(result, fractions, random_repeats=random_repeats, random_state=seed)
+        curve.command = command_line()
+        record = write_noise_curve(curve, target, report=not no_report)
+    click.echo(f"{record['dataset']['name']} ({record['dataset']['split']}): "
+               f"{record['dataset']['n_images']} images. NMI of patterns with classes as labels are randomized:")
     click.echo(f"{'fraction':>8}  {'image patterns':>14}  {'random':>7}  {'dataset patterns':>16}  {'random':>7}")
     by_fraction = {}
-    for row in rows:
+    for row in curve.rows:
         by_fraction.setdefault(row["fraction"], {})[row["kind"]] = row
     for fraction, kinds in by_fraction.items():
         i, d = kinds["image_patterns"], kinds["dataset_patterns"]
