@@ -4,9 +4,10 @@ W = sum_k s_k a_k b_k^T, so image i = sum_k s_k a_k(i) b_k: every image is a
 mix of the same dataset patterns b_k. For up to 4,096 coefficients per image
 the full spectrum comes from the Gram matrix W^T W, accumulated chunk by chunk
 in float64 (memory of one coefficients x coefficients matrix, whatever the
-number of images), or, where the spectrum reaches below what the Gram matrix
-resolves, from a chunked QR of W; for larger images only the top patterns are
-computed, with scikit-learn's randomized SVD.
+number of images), and where the spectrum reaches below what the Gram matrix
+resolves, its smallest values from W projected on their subspace; for larger images only the top patterns are
+computed, with a randomized SVD that streams over blocks of images, so memory
+does not grow with the number of coefficients squared nor hold W whole.
 """
 
 import threading
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 GRAM_LIMIT = 4096
+_BLOCK_BYTES = 64 * 2 ** 20  # a block of the dataset matrix, in float64, on the randomized route
 
 
 @dataclass
@@ -173,45 +175,109 @@ def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZ
 # Singular values below this fraction of the largest are not resolved by the
 # Gram matrix (its eigenvalues carry errors of about eps * s_max^2).
 _GRAM_RESOLUTION = 1e-6
+# Below this fraction of the largest, singular values are recomputed by QR once any is unresolved.
+_DEFLATE = 1e-3
 _QR_CHUNK = 8192
 
 
-def _r_factor(rows, mean, chunk_size, pixel_max=None):
-    """R of W = QR, by chunks: QR of [R so far; next rows] (a tall-skinny QR)."""
+def _r_factor(rows, mean, chunk_size, pixel_max=None, directions=None):
+    """R of (W V) = QR, by chunks: QR of [R so far; next rows] (a tall-skinny QR). W is ``rows``
+    less ``mean``; V is ``directions`` (None: the identity, R of W itself)."""
     r = None
     for start, stop in chunk_bounds(len(rows), chunk_size):
         block = _rows(rows, start, stop, mean, pixel_max)
+        if directions is not None:
+            block = block @ directions
         r = np.linalg.qr(block if r is None else np.vstack([r, block]), mode="r")
     return r
 
 
-def _spectrum(gram, r_factor, n_rows):
-    """Singular values (descending) and right singular vectors from a Gram matrix, or
-    from ``r_factor()`` (R of the QR of the matrix) where the Gram matrix cannot resolve them."""
-    if n_rows >= gram.shape[0]:  # otherwise the Gram matrix is singular: go to QR at once
-        eigenvalues, eigenvectors = np.linalg.eigh(gram)
-        s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
-        if len(s) and s[-1] > _GRAM_RESOLUTION * s[0]:
-            return s, eigenvectors[:, ::-1]
-    _, s, vt = np.linalg.svd(r_factor(), full_matrices=False)
-    return s, vt.T
+class _Products:
+    """Products of the dataset matrix W (``rows`` less ``mean``, or that times ``transform``) with
+    blocks of vectors, by chunks of rows: what :func:`_spectrum` needs beyond the Gram matrix."""
+
+    def __init__(self, rows, mean, pixel_max=None, transform=None):
+        self.rows, self.mean, self.pixel_max, self.transform = rows, mean, pixel_max, transform
+
+    def _blocks(self):
+        for start, stop in chunk_bounds(len(self.rows), _QR_CHUNK):
+            yield start, stop, _rows(self.rows, start, stop, self.mean, self.pixel_max)
+
+    def _in_rows(self, directions):
+        return directions if self.transform is None else self.transform @ directions
+
+    def times(self, directions):
+        """W V."""
+        directions = self._in_rows(directions)
+        out = np.empty((len(self.rows), directions.shape[1]))
+        for start, stop, block in self._blocks():
+            out[start:stop] = block @ directions
+        return out
+
+    def transposed_times(self, vectors):
+        """W^T Y."""
+        total = sum(block.T @ vectors[start:stop] for start, stop, block in self._blocks())
+        return total if self.transform is None else self.transform.T @ total
+
+    def r_factor(self, directions):
+        """R of the QR of W V, by a tall-skinny QR over chunks of rows."""
+        return _r_factor(self.rows, self.mean, _QR_CHUNK, self.pixel_max, directions=self._in_rows(directions))
+
+
+def _norm_estimate(products, directions, random_state=0, n_probes=4, n_steps=6):
+    """An estimate of ||W V||_2 (from below, within a few percent) by power iteration on W V."""
+    probe = np.random.default_rng(random_state).standard_normal((directions.shape[1], n_probes))
+    estimate = 0.0
+    for _ in range(n_steps):
+        probe = np.linalg.qr(probe)[0]
+        image = products.times(directions @ probe)
+        estimate = float(np.linalg.norm(image, 2))
+        probe = directions.T @ products.transposed_times(image)
+    return estimate
+
+
+def _spectrum(gram, products, n_rows):
+    """Singular values (descending) and right singular vectors of W from its Gram matrix W^T W.
+
+    Where the Gram matrix cannot resolve the smallest singular values (below _GRAM_RESOLUTION of
+    the largest: a rank-deficient or ill-conditioned W), those below _DEFLATE of the largest are
+    recomputed in the subspace V of their Gram eigenvectors, well apart from the resolved ones.
+    Exactly rank-deficient data (e.g. grey images stored as RGB) is found cheaply: when W V is
+    below the numerical-rank tolerance (its norm, by a few power steps), those singular values
+    are zero to float64 rounding and are so reported. Otherwise they come from the SVD of R in a
+    chunked QR of W V, which costs n_rows x len(V)^2, not n_rows x n_columns^2.
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    s = np.sqrt(np.clip(eigenvalues[::-1], 0, None))
+    vectors = eigenvectors[:, ::-1]
+    if not len(s) or (n_rows >= len(s) and s[-1] > _GRAM_RESOLUTION * s[0]):
+        return s, vectors
+    small = s <= _DEFLATE * s[0]
+    subspace = vectors[:, small]
+    tolerance = s[0] * max(n_rows, len(s)) * np.finfo(np.float64).eps
+    if _norm_estimate(products, subspace) < 0.5 * tolerance:  # an estimate from below: a margin
+        s_small, rotated = np.zeros(int(small.sum())), subspace
+    else:
+        _, s_small, vt = np.linalg.svd(products.r_factor(subspace), full_matrices=False)
+        s_small = np.concatenate([s_small, np.zeros(int(small.sum()) - len(s_small))])
+        rotated = np.hstack([subspace @ vt.T, np.zeros((len(subspace), int(small.sum()) - len(vt)))])
+    return np.concatenate([s[~small], s_small]), np.hstack([vectors[:, ~small], rotated])
 
 
 def singular_spectrum(rows, *, mean=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """All singular values of W (a matrix given as rows, less ``mean``) and its right singular vectors.
 
     From the Gram matrix W^T W when that resolves the whole spectrum (every
-    singular value above 1e-6 of the largest); otherwise from the SVD of R in
-    a chunked QR of W, which is accurate to float64 rounding, as the
-    numerical rank needs.
+    singular value above 1e-6 of the largest); otherwise its smallest are
+    recomputed from the SVD of R in a chunked QR of W projected on their
+    subspace, which is accurate to float64 rounding, as the numerical rank needs.
 
     Returns
     -------
     singular_values : ndarray, descending
     vectors : ndarray of shape (n_columns, len(singular_values))
     """
-    return _spectrum(gram_matrix(rows, mean=mean, chunk_size=chunk_size),
-                     lambda: _r_factor(rows, mean, _QR_CHUNK), len(rows))
+    return _spectrum(gram_matrix(rows, mean=mean, chunk_size=chunk_size), _Products(rows, mean), len(rows))
 
 
 def transform_matrix(layout):
@@ -256,19 +322,14 @@ def dataset_spectra(images, layout, *, center=False, pixel_max=None, transform=N
     else:
         gram = gram_matrix(images, mean=mean, pixel_max=pixel_max, chunk_size=chunk_size)
     transform = transform_matrix(layout) if transform is None else transform
-    cache = {}
 
-    def r_pixels():
-        if "r" not in cache:
-            cache["r"] = _r_factor(images, mean, _QR_CHUNK, pixel_max)
-        return cache["r"]
-
-    pixel_s, pixel_vectors = _spectrum(gram, r_pixels, n)
+    pixel_s, pixel_vectors = _spectrum(gram, _Products(images, mean, pixel_max), n)
     if layout.orthogonal:
         # W = X M with M orthogonal: the same singular values, right vectors M^T v.
         wavelet_s, vectors = pixel_s, transform.T @ pixel_vectors
-    else:
-        wavelet_s, vectors = _spectrum(transform.T @ gram @ transform, lambda: r_pixels() @ transform, n)
+    else:  # W V = X (M V)
+        wavelet_s, vectors = _spectrum(transform.T @ gram @ transform, _Products(images, mean, pixel_max, transform),
+                                       n)
     return pixel_s, wavelet_s, vectors, None if mean is None else mean @ transform
 
 
@@ -335,13 +396,8 @@ def find_dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center
         pixel_rank = numerical_rank(pixel_s, (n_images, n_pixels))
         at_energy = int(rank_at_energy(s[None, :], energy)[0])
     else:
-        from sklearn.utils.extmath import randomized_svd
-
-        coefficients, _ = wavelet_transform(as_float(images, np.float64, pixel_max), wavelet=layout.wavelet,
-                                            level=layout.level, mode=layout.mode)
-        mean = _rows(coefficients, 0, n_images, None).mean(axis=0) if center else None
-        matrix = _rows(coefficients, 0, n_images, mean)
-        _, s, components = randomized_svd(matrix, k, random_state=random_state)
+        s, components, mean = _randomized_top_patterns(images, layout, k, center=center, pixel_max=pixel_max,
+                                                       random_state=random_state)
         rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
@@ -389,6 +445,74 @@ def pattern_shares(images, layout, patterns, *, pixel_max=None, chunk_size=DEFAU
     shares = _shares(images, layout, patterns.components, patterns.mean, chunk_size, pixel_max, transform)
     return DatasetPatterns(patterns.singular_values, patterns.components, shares, _dominant(shares), None, None,
                            None, patterns.mean)
+
+
+def _row_blocks(images, layout, mean, pixel_max, pixels):
+    """(start, stop, rows) of the dataset matrix, float64, in blocks of about _BLOCK_BYTES: the
+    pixels (``pixels``) or their wavelet coefficients, less ``mean``."""
+    width = int(np.prod(images.shape[1:])) if pixels else int(np.prod(layout.matrix_shape)) * layout.n_channels
+    for start, stop in chunk_bounds(len(images), max(1, _BLOCK_BYTES // (8 * width))):
+        block = as_float(images[start:stop], np.float64, pixel_max)
+        if not pixels:
+            block = _forward(block, layout)
+        block = block.reshape(stop - start, -1)
+        if mean is not None:
+            block = block - mean  # not in place: float64 images come through as_float uncopied
+        yield start, stop, block
+
+
+def _randomized_top_patterns(images, layout, k, *, center, pixel_max, random_state, n_oversamples=10,
+                             n_power_iterations=4):
+    """The top ``k`` singular values and right vectors of the wavelet matrix, without holding it.
+
+    A randomized SVD (Halko, Martinsson & Tropp, 2011, algorithms 4.4 and 5.1) whose every
+    product with the matrix streams over blocks of images, so memory is (n_images + n_coefficients)
+    x (k + n_oversamples) whatever the image size. With an orthogonal transform, W = X M has the
+    pixel matrix's singular values and right vectors M^T v: the pixels serve, and only the k
+    vectors found are transformed.
+
+    Returns
+    -------
+    singular_values, components (k, n_coefficients), mean (the removed mean row of W, or None)
+    """
+    pixels = layout.orthogonal
+    n = len(images)
+    mean = None
+    if center:
+        for _, _, block in _row_blocks(images, layout, None, pixel_max, pixels):
+            mean = block.sum(axis=0) if mean is None else mean + block.sum(axis=0)
+        mean /= n
+
+    def blocks():
+        return _row_blocks(images, layout, mean, pixel_max, pixels)
+
+    width = int(np.prod(images.shape[1:])) if pixels else int(np.prod(layout.matrix_shape)) * layout.n_channels
+    size = min(k + n_oversamples, n, width)
+    rng = np.random.default_rng(random_state)
+    sketch = np.empty((n, size))
+    probe = rng.standard_normal((width, size))
+    for iteration in range(n_power_iterations + 1):
+        for start, stop, block in blocks():
+            sketch[start:stop] = block @ probe
+        if iteration == n_power_iterations:
+            break
+        basis = np.linalg.qr(sketch)[0]
+        probe = np.zeros((width, size))
+        for start, stop, block in blocks():
+            probe += block.T @ basis[start:stop]
+        probe = np.linalg.qr(probe)[0]
+    basis = np.linalg.qr(sketch)[0]
+    projected = np.zeros((width, size))  # W^T Q
+    for start, stop, block in blocks():
+        projected += block.T @ basis[start:stop]
+    _, s, vt = np.linalg.svd(projected.T, full_matrices=False)
+    components = vt[:k]
+    if pixels:
+        shape = (k,) + tuple(images.shape[1:])
+        components = _forward(components.reshape(shape), layout).reshape(k, -1)
+        if mean is not None:
+            mean = _forward(mean.reshape((1,) + tuple(images.shape[1:])), layout).reshape(-1)
+    return s[:k], components, mean
 
 
 def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):

@@ -150,6 +150,7 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
         fitted = build_pattern_dictionary(patterns, n_patterns=n_patterns, random_state=seed, n_jobs=n_jobs)
         self.layout_ = layout
         self.prototypes_ = fitted.prototypes
+        self._factors = fitted.factors
         self.assignments_ = fitted.assignments
         self.weights_ = fitted.weights
 
@@ -158,7 +159,7 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
         images, _ = read_images(self, X, reset=False)
         patterns = decompose(images, self.layout_, energy=1.0, top_k=self.assignments_.shape[1],
                              n_jobs=threads(self))
-        return assign_patterns(patterns, self.prototypes_, n_jobs=threads(self))
+        return assign_patterns(patterns, self.prototypes_, factors=self._factors, n_jobs=threads(self))
 
     def predict(self, X: "ArrayLike | Dataset") -> np.ndarray:
         """The prototype of each image's top patterns.
