@@ -86,3 +86,68 @@ def test_every_result_writes_its_report(digits, result, tmp_path):
 def test_estimators_take_a_dataset(digits):
     from_dataset = PatternDictionary(n_patterns=6).fit(digits).prototypes_
     np.testing.assert_array_equal(from_dataset, PatternDictionary(n_patterns=6).fit(digits.images).prototypes_)
+
+
+def test_duplicates_within_one_dataset_count_both_images_of_a_pair():
+    x = np.random.default_rng(0).integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    x[3] = x[0]
+    x[5] = x[0]
+    found = wavelens.find_near_duplicates(wavelens.from_arrays(x, list("ababab")))
+    assert found.per_image["n_duplicates"].tolist() == [2, 0, 0, 2, 0, 2]
+    assert found.to_dict()["duplicates"]["n_images_a_with_duplicate"] == 3
+    assert "3 images of A have a near-duplicate." in found.summary()
+
+
+def test_the_command_line_keeps_out_of_the_image_folders_a_table_lists(tmp_path):
+    from PIL import Image
+
+    from conftest import run_cli
+
+    (tmp_path / "imgs").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    (tmp_path / "list.csv").write_text("path,label\n" + "".join(f"imgs/{i}.png,{'ab'[i % 2]}\n" for i in range(20)))
+    before = sorted(p.name for p in (tmp_path / "imgs").iterdir())
+    run = run_cli("analyze", tmp_path / "list.csv", "--patterns", "5", "--out", tmp_path / "imgs" / "out")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().endswith("lies inside the input " + str(tmp_path / "imgs") + "; wavelens never writes "
+                                       "into its inputs: choose a folder outside them.")
+    assert sorted(p.name for p in (tmp_path / "imgs").iterdir()) == before
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda d, r: wavelens.analyze(d, label_noise="a"), "'label_noise' parameter must be a number in [0, 1]"),
+    (lambda d, r: wavelens.analyze(d, n_jobs=1.5), "'n_jobs' parameter must be a nonzero integer or None"),
+    (lambda d, r: wavelens.analyze(d, params=[1]), "'params' parameter must be a dict"),
+    (lambda d, r: wavelens.find_communities(d, mixed_threshold="0.5"), "'mixed_threshold' parameter must be a number"),
+    (lambda d, r: wavelens.find_communities(d, n_features=0), "'n_features' parameter must be an integer >= 1"),
+    (lambda d, r: wavelens.find_communities(d, features="pca"), "'features' parameter must be one of qr, laplacian"),
+    (lambda d, r: wavelens.load_dataset(np.zeros((3, 8, 8))), "use wavelens.from_arrays(images, labels)"),
+    (lambda d, r: wavelens.noise_curve(np.zeros(3), [0]), "'analysis' parameter must be the Analysis"),
+    (lambda d, r: wavelens.noise_curve(r, []), "'fractions' parameter is empty"),
+    (lambda d, r: wavelens.noise_curve(r, [0, 50]), "'fractions' parameter must be a number in [0, 1]. Got 50"),
+    (lambda d, r: wavelens.noise_curve(r, "0,1"), "'fractions' parameter must be a sequence of numbers"),
+    (lambda d, r: r.save(None), "'folder' parameter must be a path to a folder, not NoneType"),
+    (lambda d, r: r.report(None), "'path' parameter must be the path of an .html file"),
+])
+def test_plausible_mistakes_get_one_line_naming_the_parameter(digits, result, call, message):
+    with pytest.raises(WavelensError) as error:
+        call(digits, result)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_noise_curve_of_dataset_patterns_alone_is_said(result):
+    curve = wavelens.noise_curve(result, [0.0, 1.0], kinds=["dataset_patterns"])
+    assert curve.summary().startswith("NMI of dataset patterns with classes:")
+    assert "dataset_patterns NMI" in repr(curve)
+
+
+def test_wavelet_transform_of_a_dataset_follows_its_scaling_rule():
+    from wavelens.estimators import WaveletTransform
+
+    pixels = np.random.default_rng(0).integers(0, 256, (10, 8, 8), dtype=np.uint8)
+    as_uint8 = wavelens.from_arrays(pixels, [0, 1] * 5)
+    as_float = wavelens.from_arrays(pixels / 255.0, [0, 1] * 5)
+    np.testing.assert_allclose(WaveletTransform().fit_transform(as_uint8), WaveletTransform().fit_transform(as_float),
+                               atol=1e-6)

@@ -270,6 +270,9 @@ class OutputFolder:
     """
 
     def __init__(self, out, *, overwrite=False, inputs=()):
+        if not isinstance(out, (str, bytes, os.PathLike)):
+            raise WavelensError(f"The '{param('folder')}' parameter must be a path to a folder, not "
+                                f"{type(out).__name__}.")
         self.requested = out
         self.path = _resolved(out)
         self.overwrite = bool(overwrite)

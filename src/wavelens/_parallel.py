@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import threadpool_limits
 
-from ._validation import WavelensError
+from ._validation import check_n_jobs
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs", "single_threaded_blas"]
 
@@ -29,12 +29,9 @@ def resolve_n_jobs(n_jobs):
         cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         cores = max(1, os.cpu_count() or 1)
-    if n_jobs is None:
+    if check_n_jobs(n_jobs) is None:
         return 1
     n_jobs = int(n_jobs)
-    if n_jobs == 0:
-        raise WavelensError("The 'n_jobs' parameter must not be 0: use a positive number of threads, or -1 for "
-                            "every core.")
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
 
 

@@ -26,6 +26,8 @@ __all__ = [
     "check_mode",
     "check_positive_int",
     "check_wavelet",
+    "check_fraction",
+    "check_n_jobs",
     "check_seed",
     "param",
     "printable",
@@ -109,6 +111,23 @@ def check_positive_int(value, name, *, minimum=1):
             f"The '{param(name)}' parameter must be an integer >= {minimum}. Got {value} instead."
         )
     return int(value)
+
+
+def check_fraction(value, name, *, low=0.0, low_open=False):
+    """Return ``value`` as a float in [low, 1] ((low, 1] with ``low_open``), or raise naming ``name``."""
+    interval = f"({low:g}, 1]" if low_open else f"[{low:g}, 1]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            low < value <= 1 if low_open else low <= value <= 1):
+        raise WavelensError(f"The '{param(name)}' parameter must be a number in {interval}. Got {value!r} instead.")
+    return float(value)
+
+
+def check_n_jobs(n_jobs):
+    """Return ``n_jobs`` (None, or a nonzero int), or raise."""
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0):
+        raise WavelensError(f"The '{param('n_jobs')}' parameter must be a nonzero integer or None (-1: every core; "
+                            f"None: one thread). Got {n_jobs!r} instead.")
+    return n_jobs
 
 
 def check_energy(energy):

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._parallel import resolve_n_jobs, single_threaded_blas
-from ._validation import WavelensError, check_positive_int, check_seed, param
+from ._validation import WavelensError, check_fraction, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
                           share_table)
 from .datasets import Dataset
 from .datasets._base import check_dataset
 from .dictionary import Prototypes, assign_patterns, build_pattern_dictionary
-from .summaries import analysis_findings, noise_curve_findings
+from .summaries import analysis_findings, image_shape_text, noise_curve_findings
 from .decomposition import ImagePatterns, decompose_images
 from .dataset_patterns import DatasetPatterns, PixelGram, find_dataset_patterns, on_gram_route, pattern_shares
 from .transform import wavelet_layout
@@ -93,7 +93,7 @@ class Analysis:
 
     def __repr__(self):
         d, image = self.dataset, self.association["image_patterns"]
-        shape = "x".join(str(s) for s in d.image_shape)
+        shape = image_shape_text(d.image_shape)
         random = f", random {image['random']['nmi']:.4f}" if "random" in image else ""
         return (f"Analysis({d.name} ({d.split}): {d.n_images} images of {shape}, {d.n_classes} classes; "
                 f"image-pattern NMI {image['true']['nmi']:.3f}{random})")
@@ -189,8 +189,8 @@ class Analysis:
         own = self.dataset
         if dataset.image_shape != own.image_shape:
             raise WavelensError(
-                f"{dataset.source}: images of {_shape(dataset.image_shape)}, but the patterns were found on images "
-                f"of {_shape(own.image_shape)}; load them at that size (load_dataset(..., resize=...)).")
+                f"{dataset.source}: images of {image_shape_text(dataset.image_shape)}, but the patterns were found on images "
+                f"of {image_shape_text(own.image_shape)}; load them at that size (load_dataset(..., resize=...)).")
         timings, clock = {}, [time.perf_counter()]
 
         def lap(stage):
@@ -203,8 +203,10 @@ class Analysis:
                                             energy=p["energy"], top_k=p["top_k"], pixel_max=pixel_max,
                                             n_jobs=n_jobs)
         lap("decompose")
-        assignments, weights = assign_patterns(patterns, self.dictionary.prototypes, n_jobs=n_jobs)
-        dictionary = Prototypes(self.dictionary.prototypes, assignments, weights, self.dictionary.random_state)
+        assignments, weights = assign_patterns(patterns, self.dictionary.prototypes, factors=self.dictionary.factors,
+                                               n_jobs=n_jobs)
+        dictionary = Prototypes(self.dictionary.prototypes, assignments, weights, self.dictionary.random_state,
+                                self.dictionary.factors)
         lap("dictionary")
         dp = pattern_shares(stored, layout, self.dataset_patterns, pixel_max=pixel_max)
         lap("dataset_patterns")
@@ -259,10 +261,6 @@ class Analysis:
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
 
-
-
-def _shape(shape):
-    return "x".join(str(s) for s in shape)
 
 
 def _finite_or_none(value):
@@ -385,7 +383,11 @@ def analyze(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str
     random_state = check_seed(random_state)
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
-    noisy_labels(dataset.labels[:0], label_noise, dataset.n_classes)  # checks the fraction before the work
+    label_noise = check_fraction(label_noise, "label_noise")
+    resolve_n_jobs(n_jobs)
+    if params is not None and not isinstance(params, dict):
+        raise WavelensError(f"The 'params' parameter must be a dict of further options to record; got "
+                            f"{type(params).__name__}.")
     _check_classes(dataset, n_patterns)
     timings = {}
     clock = time.perf_counter()
@@ -497,7 +499,7 @@ class NoiseCurve:
     command: str = None
 
     def __repr__(self) -> str:
-        d, rows = self.analysis.dataset, [r for r in self.rows if r["kind"] == self.rows[0]["kind"]]
+        d, rows = self.analysis.dataset, [r for r in self.rows if r["kind"] == self.rows[0]["kind"]]  # never empty
         return (f"NoiseCurve({d.name} ({d.split}): {self.rows[0]['kind']} NMI {rows[0]['nmi']:.3f} at "
                 f"{rows[0]['fraction']:.0%} random labels, {rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%})")
 
@@ -567,14 +569,22 @@ def noise_curve(analysis: Analysis, fractions: Sequence[float], *, random_repeat
     >>> nmi[0] > nmi[1] > nmi[2]
     True
     """
+    if not isinstance(analysis, Analysis):
+        raise WavelensError(f"The 'analysis' parameter must be the Analysis that wavelens.analyze returns, not "
+                            f"{type(analysis).__name__}.")
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
     random_state = check_seed(random_state)
+    if isinstance(fractions, (str, bytes)) or not hasattr(fractions, "__iter__"):
+        raise WavelensError(f"The 'fractions' parameter must be a sequence of numbers in [0, 1], e.g. [0, 0.5, 1]; "
+                            f"got {fractions!r}.")
+    fractions = [check_fraction(f, "fractions") for f in fractions]
+    if not fractions:
+        raise WavelensError("The 'fractions' parameter is empty; give at least one fraction, e.g. [0, 0.5, 1].")
     kinds = list(kinds)
     unknown = sorted(set(kinds) - {"image_patterns", "dataset_patterns"})
     if unknown or not kinds:
         raise WavelensError(f"The 'kinds' parameter must name image_patterns and/or dataset_patterns; got {kinds!r}.")
     d = analysis.dataset
-    fractions = [float(f) for f in fractions]
     rows = []
     for fraction in fractions:
         labels = noisy_labels(d.labels, fraction, d.n_classes, random_state=random_state)

@@ -13,7 +13,7 @@ permutation p-value for the observed NMI.
 
 import numpy as np
 
-from ._validation import WavelensError, param
+from ._validation import check_fraction
 
 __all__ = [
     "STATISTICS",
@@ -213,8 +213,7 @@ def noisy_labels(labels, fraction, n_classes, *, random_state=0):
     uniformly from all classes (so some keep their label by chance). A
     fraction of 1 gives the paper's randomly labeled dataset.
     """
-    if not 0.0 <= fraction <= 1.0:
-        raise WavelensError(f"The '{param('label_noise')}' parameter must be a fraction in [0, 1]; got {fraction}.")
+    fraction = check_fraction(fraction, "label_noise")
     rng = np.random.default_rng(random_state)
     labels = np.array(labels, copy=True)
     chosen = rng.choice(len(labels), size=int(round(fraction * len(labels))), replace=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._outdir import OutputFolder
+from ._outdir import OutputFolder, check_not_an_input
 from ._validation import WavelensError, param, shown
 from .report.arrays import report_arrays, write_member_images, write_pair_images
 
@@ -36,6 +36,9 @@ def _staging(out, overwrite, inputs=()):
     :class:`OutputFolder` (then ``overwrite`` and ``inputs`` were given to it), else
     that of ``out`` claimed for the block, kept clear of ``inputs``."""
     if isinstance(out, OutputFolder):
+        # Claimed before the dataset was read: only now are all its inputs known (the image
+        # folders a table lists), and the same rule holds for them.
+        check_not_an_input(out.path, [path for path in inputs if path is not None])
         yield out.staging
         return
     with OutputFolder(out, overwrite=overwrite, inputs=inputs) as folder:
@@ -169,6 +172,9 @@ def write_report(result, path, *, overwrite=False):
 
     from .report import start_report
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise WavelensError(f"The 'path' parameter must be the path of an .html file to write, not "
+                            f"{type(path).__name__}.")
     path = Path(path)
     if path.is_dir() or (path.exists() and not overwrite):
         what = "is a folder" if path.is_dir() else f"exists (pass {param('overwrite', True)} to replace it)"

@@ -7,6 +7,7 @@ made printable here; the report HTML-escapes the sentences.
 """
 
 from ._validation import printable
+from .datasets._base import UNLABELED
 
 __all__ = ["analysis_findings", "communities_findings", "duplicates_findings", "noise_curve_findings",
            "association_verdict"]
@@ -49,7 +50,16 @@ def _association(stats, what):
             f"permuted labels (z = {_z(stats['z_score'])}, {_p(stats)}): {association_verdict(stats)}.")
 
 
-def _shape(shape):
+def _classes(record):
+    """'10 classes', '1 class', or 'unlabeled', from a dataset's record."""
+    if record.get("class_names") == [UNLABELED]:
+        return "unlabeled"
+    n = record["n_classes"]
+    return f"{n} class" if n == 1 else f"{n} classes"
+
+
+def image_shape_text(shape):
+    """An image shape as people write it: 28x28, 32x32x3."""
     return "x".join(str(s) for s in shape)
 
 
@@ -59,8 +69,8 @@ def analysis_findings(summary):
     a, sp = summary["association"], summary.get("spectrum") or {}
     psnr = "exact" if lr["psnr_db_median"] is None else f"{lr['psnr_db_median']:.1f} dB"
     lines = [
-        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images of {_shape(d['image_shape'])}, "
-        f"{d['n_classes']} classes.",
+        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images of {image_shape_text(d['image_shape'])}, "
+        f"{_classes(d)}.",
         f"Wavelet {p['wavelet']}, level {p['level']}, mode {p['mode']}: the median image is the sum of "
         f"{lr['rank_median']:g} of {lr['max_possible_rank']} rank-1 patterns for {lr['energy']:.0%} of its energy "
         f"(mean {lr['rank_mean']:.2f}; 95% of images need at most {lr['rank_p95']:g}, the most {lr['rank_max']}).",
@@ -99,7 +109,7 @@ def communities_findings(summary):
     f = c["features"]
     condition = "n/a" if f.get("condition_number") is None else format(f["condition_number"], ".3g")
     lines = [
-        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images, {d['n_classes']} classes.",
+        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images, {_classes(d)}.",
         f"{c['n_communities']} communities of similar images"
         + (f" (eigengap estimate {c['eigengap_k']})" if c.get("eigengap_k") else " over the classes")
         + f"; {len(c['mixed'])} of them mixed (no class above {summary['params']['mixed_threshold']:.0%}).",
@@ -128,7 +138,11 @@ def duplicates_findings(summary):
 
 def noise_curve_findings(record):
     """Sentences on the noise curve, from its ``noise_curve.json`` record."""
-    rows = [r for r in record["rows"] if r["kind"] == "image_patterns"]
-    return [f"NMI of image patterns with classes: {rows[0]['nmi']:.3f} at {rows[0]['fraction']:.0%} random labels, "
-            f"{rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%} (permuted-label control "
-            f"{_number(rows[-1].get('random_nmi'))})."]
+    lines = []
+    for kind, what in (("image_patterns", "image patterns"), ("dataset_patterns", "dataset patterns")):
+        rows = [r for r in record["rows"] if r["kind"] == kind]
+        if rows:
+            lines.append(f"NMI of {what} with classes: {rows[0]['nmi']:.3f} at {rows[0]['fraction']:.0%} random "
+                         f"labels, {rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%} (permuted-label control "
+                         f"{_number(rows[-1].get('random_nmi'))}).")
+    return lines

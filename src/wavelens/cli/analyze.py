@@ -38,7 +38,9 @@ def analyze_command(dataset, split, data_dir, limit, resize, seed, wavelet, leve
 
     DATASET is a built-in name (digits, fashion-mnist, mnist; see 'wavelens
     datasets') or a path to a folder of IDX files, a CIFAR python folder, an
-    image folder with one sub-folder per class, or a .npz file.
+    image folder with one sub-folder per class, a .npz file, a .csv (or
+    .parquet) table of path,label, or a folder written by Hugging Face's
+    save_to_disk.
 
     Every image's wavelet matrix is written as a sum of rank-1 patterns. Their
     top-k patterns are clustered into prototypes (the pattern dictionary), the

@@ -60,4 +60,5 @@ def noise_curve_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
         i, d = kinds["image_patterns"], kinds["dataset_patterns"]
         click.echo(f"{fraction:8.2f}  {i['nmi']:14.4f}  {i.get('random_nmi', float('nan')):7.4f}  "
                    f"{d['nmi']:16.4f}  {d.get('random_nmi', float('nan')):7.4f}")
+    click.echo(curve.summary())
     click.echo(f"Results in {out}/: noise_curve.json, noise_curve.csv" + ("." if no_report else ", report.html."))

@@ -5,6 +5,7 @@ live in :mod:`wavelens.results` and the CLI.
 """
 
 import os
+import numbers
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -14,10 +15,11 @@ import numpy as np
 
 from .._progress import stage
 from ..summaries import communities_findings
-from .._validation import WavelensError, check_positive_int, check_seed, param
+from .._parallel import resolve_n_jobs
+from .._validation import WavelensError, check_fraction, check_positive_int, check_seed, param
 from .._version import __version__
 from .clustering import describe_communities, spectral_communities
-from .features import select_features
+from .features import METHODS, select_features
 from .graph import knn_graph
 from ..dataset_patterns import GRAM_LIMIT, dataset_spectra, numerical_rank
 from ..datasets import Dataset
@@ -212,8 +214,18 @@ def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, 
     max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)
-    if not 0 < mixed_threshold <= 1:
-        raise WavelensError(f"The '{param('mixed_threshold')}' parameter must be in (0, 1]; got {mixed_threshold}.")
+    mixed_threshold = check_fraction(mixed_threshold, "mixed_threshold", low_open=True)
+    resolve_n_jobs(n_jobs)
+    if features not in METHODS:
+        raise WavelensError(f"The '{param('features')}' parameter must be one of {', '.join(METHODS)}; "
+                            f"got {features!r}.")
+    for name, value in (("n_features", n_features), ("max_features", max_features)):
+        if value is not None:
+            check_positive_int(value, name)
+    if condition is not None and (isinstance(condition, bool) or not isinstance(condition, numbers.Real)
+                                  or not condition >= 1):
+        raise WavelensError(f"The '{param('condition')}' parameter must be a number >= 1 (e.g. 1e5) or None; "
+                            f"got {condition!r}.")
     timings = {}
     clock = time.perf_counter()
     coefficients, layout = wavelet_transform(dataset.images, wavelet=wavelet, level=level, mode=mode,

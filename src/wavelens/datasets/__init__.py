@@ -108,7 +108,13 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
     """
     huggingface = is_huggingface(spec) and not (isinstance(spec, str) and spec in BUILTIN_DATASETS)
     if not huggingface:  # a Hugging Face dataset has its own splits and default (from_huggingface)
-        spec = str(spec)
+        if not isinstance(spec, (str, os.PathLike)):
+            raise WavelensError(
+                f"The 'spec' parameter must be a built-in dataset's name or a path, not {type(spec).__name__}; "
+                "for images already in memory use wavelens.from_arrays(images, labels).")
+        spec = os.fspath(spec)
+        if isinstance(spec, bytes):
+            spec = os.fsdecode(spec)
         if split is None:
             split = default_split(spec)
         if split not in SPLITS:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import WavelensError, param
+from .._parallel import resolve_n_jobs
+from .._validation import WavelensError, check_fraction, param
 from .._version import __version__
 from .search import DuplicatePairs, find_duplicates
 from ..summaries import duplicates_findings
@@ -25,11 +26,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["DuplicateAnalysis", "find_near_duplicates"]
-
-
-def _describe(data):
-    return {"name": data.name, "split": data.split, "source": data.source, "n_images": data.n_images,
-            "image_shape": list(data.image_shape)}
 
 
 
@@ -64,7 +60,8 @@ class DuplicateAnalysis:
     command: str = None
 
     def __repr__(self):
-        where = self.dataset_a.name if self.within else f"{self.dataset_a.name} vs {self.dataset_b.name}"
+        a, b = self.dataset_a, self.dataset_b
+        where = f"{a.name} ({a.split})" if self.within else f"{a.name} ({a.split}) vs {b.name} ({b.split})"
         return (f"DuplicateAnalysis({where}: {len(self.pairs)} pairs at cosine >= {self.params['threshold']}, "
                 f"{int(self.pairs.exact.sum())} exact)")
 
@@ -102,15 +99,25 @@ class DuplicateAnalysis:
         many near-duplicates it has and its most similar one (id and similarity)."""
         import pandas as pd
 
-        a, p = self.dataset_a, self.pairs
-        count = np.bincount(p.index_a, minlength=a.n_images)
+        a = self.dataset_a
+        ends, others, similarity = self._ends()
+        count = np.bincount(ends, minlength=a.n_images)
         best = np.full(a.n_images, np.nan)
         best_id = np.full(a.n_images, None, dtype=object)
-        order = np.argsort(p.similarity, kind="stable")  # the most similar pair of each image is written last
-        best[p.index_a[order]] = p.similarity[order]
-        best_id[p.index_a[order]] = self.dataset_b.ids[p.index_b[order]]
+        order = np.argsort(similarity, kind="stable")  # the most similar pair of each image is written last
+        best[ends[order]] = similarity[order]
+        best_id[ends[order]] = self.dataset_b.ids[others[order]]
         return pd.DataFrame({**a.image_columns(), "n_duplicates": count, "best_similarity": best,
                              "best_match": best_id})
+
+    def _ends(self):
+        """(image of A, its match, similarity) for every pair; within one dataset each pair i < j
+        is stored once and counts for both of its images."""
+        p = self.pairs
+        if not self.within:
+            return p.index_a, p.index_b, p.similarity
+        return (np.concatenate([p.index_a, p.index_b]), np.concatenate([p.index_b, p.index_a]),
+                np.concatenate([p.similarity, p.similarity]))
 
     def to_dict(self) -> dict:
         """The JSON-ready record written to ``summary.json``."""
@@ -118,15 +125,15 @@ class DuplicateAnalysis:
         return {
             "wavelens_version": __version__,
             "command": self.command,
-            "dataset_a": _describe(self.dataset_a),
-            "dataset_b": None if self.within else _describe(self.dataset_b),
+            "dataset_a": self.dataset_a.record(),
+            "dataset_b": None if self.within else self.dataset_b.record(),
             "params": dict(self.params),
             "duplicates": {
                 "n_pairs": int(len(p)),
                 "n_exact": int(p.exact.sum()),
                 "n_labels_disagree": int(self.labels_disagree.sum()),
-                "n_images_a_with_duplicate": int(len(np.unique(p.index_a))),
-                "n_images_b_with_duplicate": int(len(np.unique(p.index_b))),
+                "n_images_a_with_duplicate": int(len(np.unique(self._ends()[0]))),
+                "n_images_b_with_duplicate": int(len(np.unique(self._ends()[1]))),
             },
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
@@ -186,9 +193,8 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
     check_dataset(dataset_a, "dataset_a")
     if dataset_b is not None:
         check_dataset(dataset_b, "dataset_b")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise WavelensError(f"The '{param('threshold')}' parameter must be a number in (0, 1], e.g. 0.98. "
-                            f"Got {threshold!r} instead.")
+    threshold = check_fraction(threshold, "threshold", low_open=True)
+    resolve_n_jobs(n_jobs)
     within = dataset_b is None
     b = dataset_a if within else dataset_b
     if b.image_shape != dataset_a.image_shape:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._parallel import chunk_bounds
 from .._progress import stage
-from .._validation import WavelensError, param
+from .._validation import WavelensError, check_fraction, param
 from ..communities.graph import unit_rows
 
 __all__ = ["DuplicatePairs", "find_duplicates", "image_digests", "match_rows"]
@@ -100,9 +100,7 @@ def find_duplicates(rows_a, rows_b=None, *, threshold=0.98, images_a=None, image
     -------
     DuplicatePairs
     """
-    if not 0 < threshold <= 1:
-        raise WavelensError(f"The '{param('threshold')}' parameter must be a number in (0, 1], e.g. 0.98. "
-                            f"Got {threshold!r} instead.")
+    threshold = check_fraction(threshold, "threshold", low_open=True)
     within = rows_b is None
     a, _ = unit_rows(rows_a)
     b = None if within else unit_rows(rows_b)[0]

@@ -117,8 +117,8 @@ def read_images(estimator, X, *, reset):
     """
     from ..datasets import Dataset
 
-    if isinstance(X, Dataset):
-        X = X.stored[0]
+    if isinstance(X, Dataset):  # its images by the Dataset's scaling rule, whatever its storage
+        X = X.select_images(slice(None))
     ndim = getattr(X, "ndim", None)
     if ndim is None:  # lists, and objects with only __array__
         X = np.asarray(X)
