@@ -8,6 +8,7 @@ of the child), then the medians and the ratios. A run that fails (e.g. killed fo
 memory) is reported as such with its peak memory, not hidden.
 
     python benchmarks/bench_sizes.py --images 20000 --size 128 [--other OTHER_PYTHON] [--repeats 1]
+    python benchmarks/bench_sizes.py --images 10000 --size 24 --grey --other OTHER_PYTHON --repeats 3
 """
 
 import argparse
@@ -23,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 
-def make_dataset(path, n_images, size, channels, seed=0):
-    """Blurred random blobs, a class each of 10 (the classes differ by blob scale), uint8."""
+def make_dataset(path, n_images, size, channels, seed=0, grey=False):
+    """Blurred random blobs, a class each of 10 (the classes differ by blob scale), uint8; with
+    ``grey``, every channel the same (grey images stored as colour: a rank-deficient dataset)."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n_images) % 10
     images = np.empty((n_images, size, size, channels), dtype=np.uint8)
@@ -34,9 +36,9 @@ def make_dataset(path, n_images, size, channels, seed=0):
         n = stop - start
         scale = 0.05 + 0.03 * labels[start:stop, None, None, None]
         cx, cy = rng.random((2, n, 1, 1, 1))
-        colour = rng.random((n, 1, 1, channels))
+        colour = np.ones((n, 1, 1, channels)) if grey else rng.random((n, 1, 1, channels))
         blob = np.exp(-((grid[None, :, None, None] - cx) ** 2 + (grid[None, None, :, None] - cy) ** 2) / scale ** 2)
-        noise = rng.random((n, size, size, channels)) * 0.2
+        noise = rng.random((n, size, size, 1 if grey else channels)) * 0.2
         images[start:stop] = np.clip(255 * (blob * colour + noise), 0, 255).astype(np.uint8)
     np.savez(path, images=images, labels=labels)
 
@@ -65,14 +67,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--other", help="the Python of another version's environment, run side by side")
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--grey", action="store_true", help="grey images stored as colour (rank-deficient)")
     parser.add_argument("--keep", help="folder to write (or reuse) the dataset in")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="wavelens-sizes-"))
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = folder / f"sizes-{args.images}x{args.size}x{args.size}x{args.channels}.npz"
+    dataset = folder / f"sizes-{args.images}x{args.size}x{args.size}x{args.channels}{'-grey' if args.grey else ''}.npz"
     if not dataset.exists():
         start = time.perf_counter()
-        make_dataset(dataset, args.images, args.size, args.channels)
+        make_dataset(dataset, args.images, args.size, args.channels, grey=args.grey)
         print(f"wrote {dataset} ({dataset.stat().st_size / 2 ** 30:.2f} GB) in {time.perf_counter() - start:.0f} s")
     versions = {"this": sys.executable, **({"other": args.other} if args.other else {})}
     runs = {name: [] for name in versions}

@@ -98,3 +98,38 @@ def test_ill_conditioned_data_gets_its_small_singular_values_by_qr(rng):
     np.testing.assert_allclose(s, exact, rtol=1e-6, atol=1e-14 * s[0])
     assert numerical_rank(s, rows.shape) == np.linalg.matrix_rank(rows)
     np.testing.assert_allclose(np.linalg.norm(rows @ vectors, axis=0), s, rtol=1e-6, atol=1e-14 * s[0])
+
+
+def test_chunks_of_large_images_hold_fewer_images_and_give_the_same_patterns(rng):
+    from wavelens._parallel import CHUNK_BYTES, rows_per_chunk
+
+    assert rows_per_chunk(2048, 28 * 28 * 8) == 2048               # small images: chunks as before
+    assert rows_per_chunk(2048, 224 * 224 * 3 * 8) == CHUNK_BYTES // (224 * 224 * 3 * 8)
+    assert rows_per_chunk(2048, 10 ** 12) == 8
+    images = rng.random((30, 16, 16, 3)).astype(np.float32)
+    whole, _ = decompose_images(images, top_k=2, chunk_size=30)
+    chunked, _ = decompose_images(images, top_k=2, chunk_size=4)
+    np.testing.assert_array_equal(whole.singular_values, chunked.singular_values)
+    np.testing.assert_array_equal(whole.top_u, chunked.top_u)
+
+
+def test_image_folders_decode_in_worker_processes_as_in_one(rng, tmp_path, monkeypatch):
+    from PIL import Image
+
+    import wavelens.datasets._folder as folder
+    from wavelens import WavelensError, load_dataset
+
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(40):
+            Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(tmp_path / c / f"{i:02d}.png")
+    one = load_dataset(tmp_path)
+    monkeypatch.setattr(folder, "_PROCESS_MIN_FILES", 8)  # 80 files: the worker processes decode
+    workers = load_dataset(tmp_path)
+    np.testing.assert_array_equal(workers.pixels, one.pixels)
+    assert workers.ids.tolist() == one.ids.tolist()
+    broken = tmp_path / "b" / "17.png"
+    broken.write_bytes(broken.read_bytes()[:120])  # its header reads, its pixels do not: found by a worker
+    with pytest.raises(WavelensError, match=r"17\.png") as error:
+        load_dataset(tmp_path)
+    assert "\n" not in str(error.value)

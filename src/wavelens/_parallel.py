@@ -13,9 +13,12 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import check_n_jobs
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs", "single_threaded_blas"]
+__all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs", "rows_per_chunk",
+           "single_threaded_blas"]
 
 DEFAULT_CHUNK_SIZE = 2048
+# A chunk's working arrays are kept to about this many bytes, so large images come in fewer per chunk.
+CHUNK_BYTES = 64 * 2 ** 20
 
 
 def resolve_n_jobs(n_jobs):
@@ -40,6 +43,12 @@ def single_threaded_blas(func):
     threads spin between calls beside them (they took a fifth of the CPU time). The command
     line also sets OPENBLAS_NUM_THREADS=1 before NumPy loads (:mod:`wavelens.cli`)."""
     return threadpool_limits.wrap(limits=1, user_api="blas")(func)
+
+
+def rows_per_chunk(chunk_size, row_bytes):
+    """``chunk_size`` rows, or fewer (at least 8) so that a chunk of rows of ``row_bytes`` stays
+    within CHUNK_BYTES: memory per thread does not grow with the image size."""
+    return int(min(chunk_size, max(8, CHUNK_BYTES // max(1, int(row_bytes)))))
 
 
 def chunk_bounds(n_items, chunk_size):

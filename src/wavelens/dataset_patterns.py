@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds
+from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, rows_per_chunk
 from ._validation import check_energy, check_positive_int
 from .decomposition import as_float, rank_at_energy
 from .transform import _forward, wavelet_transform
@@ -530,7 +530,8 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
     else:
         directions = components.T.astype(np.float32)
         offset = None if mean is None else mean.astype(np.float32)
-    for start, stop in chunk_bounds(n_images, chunk_size):
+    for start, stop in chunk_bounds(n_images, rows_per_chunk(chunk_size, 4 * max(directions.shape[0],
+                                                                                 int(np.prod(images.shape[1:]))))):
         block = as_float(images[start:stop], np.float32, pixel_max)
         if transform is None:
             block = _forward(block, layout)

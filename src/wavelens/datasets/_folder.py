@@ -47,8 +47,12 @@ Damaged files
 from __future__ import annotations
 
 import errno
+import functools
+import mmap
+import multiprocessing
 import os
 import re
+import signal
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -379,13 +383,64 @@ def _read_images(files, resize, where, describe):
         check_limit("data_bytes", int(np.prod(shape, dtype=object)) * dtype.itemsize,
                     f"the {len(files):,} images of {where} "
                     f"({'x'.join(map(str, shape[1:]))} {dtype.name} each)")
+        decode = functools.partial(_decode, dtype=dtype, colour=colour, size=size, resize=resize is not None,
+                                   int_16bit=int_16bit)
+        images = _decode_all(files, decode, shape, dtype, describe)
+    return images
+
+
+# Image files are decoded by forked worker processes (Pillow's decoders hold the GIL for
+# some formats), each writing its images straight into one shared anonymous mapping: no
+# image is pickled. Below this many files a process is not worth starting.
+_PROCESS_MIN_FILES = 256
+_WORK = {}  # what the forked workers decode: set before the fork, read in the children
+
+
+def _decode_all(files, decode, shape, dtype, describe):
+    """Every file decoded into one array of ``shape``; in worker processes when that pays."""
+    from .._parallel import chunk_bounds, resolve_n_jobs
+
+    n_workers = min(resolve_n_jobs(-1), max(1, len(files) // _PROCESS_MIN_FILES))
+    if n_workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         images = np.empty(shape, dtype=dtype)
         for i, path in enumerate(files):
             try:
-                images[i] = _decode(path, dtype, colour, size, resize is not None, int_16bit)
+                images[i] = decode(path)
             except WavelensError as exc:
                 raise _described(exc, describe, i) from None
+        return images
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    images = np.frombuffer(mmap.mmap(-1, max(1, nbytes)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+    _WORK.update(files=files, decode=decode, images=images)
+    try:
+        with multiprocessing.get_context("fork").Pool(n_workers, initializer=_quiet_worker) as pool:
+            bounds = chunk_bounds(len(files), max(16, len(files) // (8 * n_workers)))
+            for failure in pool.imap_unordered(_decode_range, bounds):
+                if failure is not None:
+                    i, template = failure
+                    raise _described(WavelensError(template), describe, i) from None
+    finally:
+        _WORK.clear()
     return images
+
+
+def _quiet_worker():
+    # The parent stops the workers (SIGTERM from Pool.terminate) and handles Ctrl-C for all:
+    # a worker dies at once and silently, without the parent's Python handlers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def _decode_range(bounds):
+    """In a worker: decode files start:stop into the shared images; the first failure as (i, message)."""
+    files, decode, images = _WORK["files"], _WORK["decode"], _WORK["images"]
+    for i in range(*bounds):
+        try:
+            images[i] = decode(files[i])
+        except WavelensError as exc:
+            return i, exc.template
+    return None
 
 
 def _described(exc, describe, i):
