@@ -102,7 +102,9 @@ def test_wavelet_spectrum_from_pixels_matches_the_wavelet_matrix(rng, wavelet, m
     coefficients, layout = wavelet_transform(images, wavelet=wavelet, level=1, mode=mode)
     pixel_s, wavelet_s, vectors, _ = dataset_spectra(images, layout)
     direct = np.linalg.svd(coefficients.reshape(300, -1), compute_uv=False)
-    np.testing.assert_allclose(wavelet_s, direct[:len(wavelet_s)], rtol=1e-9)
+    # Singular values below the numerical-rank tolerance are rounding noise; wavelens reports them as 0.
+    tolerance = direct[0] * max(coefficients.reshape(300, -1).shape) * np.finfo(np.float64).eps
+    np.testing.assert_allclose(wavelet_s, direct[:len(wavelet_s)], rtol=1e-9, atol=tolerance)
     np.testing.assert_allclose(pixel_s, np.linalg.svd(images.reshape(300, -1), compute_uv=False), rtol=1e-9)
     assert np.all(direct[len(wavelet_s):] < 1e-10 * direct[0])  # the redundant coefficients add no rank
 
