@@ -13,7 +13,6 @@ memory) is reported as such with its peak memory, not hidden.
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys

@@ -133,3 +133,28 @@ def test_image_folders_decode_in_worker_processes_as_in_one(rng, tmp_path, monke
     with pytest.raises(WavelensError, match=r"17\.png") as error:
         load_dataset(tmp_path)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("condition", [1e2, 1e10])
+def test_orthonormal_factor_of_a_tall_matrix(rng, condition):
+    from wavelens.dataset_patterns import _orthonormal
+
+    tall = rng.standard_normal((3000, 20)) * np.logspace(0, -np.log10(condition), 20)
+    q, r = _orthonormal(tall)
+    np.testing.assert_allclose(q.T @ q, np.eye(20), atol=1e-10)
+    np.testing.assert_allclose(q @ r, tall, atol=1e-12 * np.abs(tall).max())
+    assert np.allclose(r, np.triu(r))
+
+
+def test_randomized_route_in_float32_matches_float64_and_any_thread_count(rng):
+    from wavelens.dataset_patterns import _randomized_top_patterns
+
+    pixels = (rng.random((80, 6)) @ rng.random((6, 72 * 72)) * 40).astype(np.uint8).reshape(80, 72, 72)
+    layout = wavelet_layout((72, 72))
+    one = _randomized_top_patterns(pixels, layout, 4, center=True, pixel_max=255, random_state=0, n_jobs=1)
+    two = _randomized_top_patterns(pixels, layout, 4, center=True, pixel_max=255, random_state=0, n_jobs=2)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    wide = _randomized_top_patterns(pixels / 255.0, layout, 4, center=True, pixel_max=None, random_state=0)
+    np.testing.assert_allclose(one[0], wide[0], rtol=1e-5)
+    np.testing.assert_allclose(np.abs(np.sum(one[1] * wide[1], axis=1)), 1, atol=1e-6)

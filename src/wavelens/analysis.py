@@ -414,7 +414,7 @@ def analyze(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str
         def dataset_stage():
             start = time.perf_counter()
             result = find_dataset_patterns(stored, layout, n_patterns=n_patterns, energy=energy, center=center,
-                                      random_state=random_state, pixel_max=pixel_max,
+                                      random_state=random_state, pixel_max=pixel_max, n_jobs=n_jobs,
                                       pixel_gram=pixel_gram.total() if one_pass else None)
             return result, time.perf_counter() - start
 

@@ -14,8 +14,9 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
-from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, rows_per_chunk
+from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, resolve_n_jobs, rows_per_chunk
 from ._validation import check_energy, check_positive_int
 from .decomposition import as_float, rank_at_energy
 from .transform import _forward, wavelet_transform
@@ -36,6 +37,7 @@ __all__ = [
 
 GRAM_LIMIT = 4096
 _BLOCK_BYTES = 64 * 2 ** 20  # a block of the dataset matrix, in float64, on the randomized route
+_BLOCKS_PER_GROUP = 4  # blocks multiplied at once in W^T Y (fixed, whatever the threads)
 
 
 @dataclass
@@ -348,7 +350,7 @@ def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZ
 
 
 def find_dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center=False, random_state=0, pixel_max=None,
-                     pixel_gram=None, chunk_size=DEFAULT_CHUNK_SIZE):
+                     pixel_gram=None, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1):
     """SVD of the dataset wavelet matrix and each image's share of the top patterns.
 
     Parameters
@@ -373,6 +375,10 @@ def find_dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center
         The pixel matrix's Gram matrix X^T X, if already computed (e.g. by a
         :class:`PixelGram` fed in the same pass as the per-image work); used
         only when uncentered and on the Gram route.
+    chunk_size : int, default=2048
+    n_jobs : int or None, default=-1
+        Threads for the randomized route (above ``GRAM_LIMIT`` coefficients): -1 uses every
+        core, None one. The result does not depend on it.
 
     Returns
     -------
@@ -397,7 +403,7 @@ def find_dataset_patterns(images, layout, *, n_patterns=100, energy=0.99, center
         at_energy = int(rank_at_energy(s[None, :], energy)[0])
     else:
         s, components, mean = _randomized_top_patterns(images, layout, k, center=center, pixel_max=pixel_max,
-                                                       random_state=random_state)
+                                                       random_state=random_state, n_jobs=n_jobs)
         rank = pixel_rank = at_energy = None
     sign = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components = components * np.where(sign == 0, 1, sign)[:, None]
@@ -447,67 +453,118 @@ def pattern_shares(images, layout, patterns, *, pixel_max=None, chunk_size=DEFAU
                            None, patterns.mean)
 
 
-def _row_blocks(images, layout, mean, pixel_max, pixels):
-    """(start, stop, rows) of the dataset matrix, float64, in blocks of about _BLOCK_BYTES: the
-    pixels (``pixels``) or their wavelet coefficients, less ``mean``."""
-    width = int(np.prod(images.shape[1:])) if pixels else int(np.prod(layout.matrix_shape)) * layout.n_channels
-    for start, stop in chunk_bounds(len(images), max(1, _BLOCK_BYTES // (8 * width))):
-        block = as_float(images[start:stop], np.float64, pixel_max)
-        if not pixels:
-            block = _forward(block, layout)
-        block = block.reshape(stop - start, -1)
-        if mean is not None:
-            block = block - mean  # not in place: float64 images come through as_float uncopied
-        yield start, stop, block
+class _StreamedMatrix:
+    """The dataset matrix (the pixels, or their wavelet coefficients, less ``mean``) as blocks of
+    rows of about _BLOCK_BYTES, and its products with a few vectors, over blocks on ``n_jobs``
+    threads. Integer and float32 images are multiplied in float32 (their pixels hold far less
+    than float32 resolves), float64 images in float64; products are gathered in float64, in an
+    order that does not depend on the number of threads."""
+
+    def __init__(self, images, layout, pixel_max, pixels, n_jobs):
+        self.images, self.layout, self.pixel_max, self.pixels = images, layout, pixel_max, pixels
+        self.dtype = np.float64 if images.dtype == np.float64 else np.float32
+        self.width = (int(np.prod(images.shape[1:])) if pixels
+                      else int(np.prod(layout.matrix_shape)) * layout.n_channels)
+        self.bounds = chunk_bounds(len(images), max(1, _BLOCK_BYTES // (8 * self.width)))
+        self.n_jobs = resolve_n_jobs(n_jobs)
+        self.mean = None
+
+    def block(self, start, stop):
+        rows = as_float(self.images[start:stop], self.dtype, self.pixel_max)
+        if not self.pixels:
+            rows = _forward(rows, self.layout)
+        rows = rows.reshape(stop - start, -1)
+        if self.mean is not None:
+            rows = rows - self.mean  # not in place: float64 images come through as_float uncopied
+        return rows
+
+    def _grouped(self, work):
+        """``work(rows, start, stop)`` summed over fixed groups of blocks (rows start:stop of W at
+        once: one product per group, not per block), the groups added in order, so that the sum
+        is the same on any number of threads."""
+        groups = [self.bounds[i:i + _BLOCKS_PER_GROUP] for i in range(0, len(self.bounds), _BLOCKS_PER_GROUP)]
+
+        def group_sum(group):
+            rows = np.concatenate([self.block(start, stop) for start, stop in group])
+            return work(rows, group[0][0], group[-1][1])
+
+        total = 0
+        for first in range(0, len(groups), self.n_jobs):  # a group per thread at a time: bounded memory
+            batch = groups[first:first + self.n_jobs]
+            for partial in for_each_chunk(lambda a, b: group_sum(batch[a]), len(batch), chunk_size=1,
+                                          n_jobs=self.n_jobs):
+                total = total + partial
+        return total
+
+    def set_mean(self):
+        self.mean = None
+        self.mean = (self._grouped(lambda rows, start, stop: rows.sum(axis=0, dtype=np.float64))
+                     / len(self.images)).astype(self.dtype)
+
+    def times(self, vectors):
+        """W V, (n_images, k)."""
+        out = np.empty((len(self.images), vectors.shape[1]))
+        vectors = vectors.astype(self.dtype)
+
+        def work(start, stop):
+            out[start:stop] = self.block(start, stop) @ vectors
+
+        for_each_chunk(lambda a, b: [work(*self.bounds[i]) for i in range(a, b)], len(self.bounds), chunk_size=1,
+                       n_jobs=self.n_jobs)
+        return out
+
+    def transposed_times(self, vectors):
+        """W^T Y, (width, k)."""
+        vectors = vectors.astype(self.dtype)
+        return self._grouped(lambda rows, start, stop: (rows.T @ vectors[start:stop]).astype(np.float64))
+
+
+def _orthonormal(tall):
+    """Q and R of a tall matrix's thin QR, by Cholesky QR twice (Fukaya et al., 2014): two
+    products with the tall matrix instead of a Householder QR of it, several times faster for
+    (n_coefficients x a hundred) and as accurate while its condition number is below 1e7;
+    otherwise, or if the Cholesky factorization fails, a Householder QR."""
+    q, r = tall, np.eye(tall.shape[1])
+    try:
+        for _ in range(2):
+            factor = np.linalg.cholesky(q.T @ q).T  # upper: q = q' factor
+            q = q @ scipy.linalg.solve_triangular(factor, np.eye(len(factor)))  # one product, not a tall solve
+            r = factor @ r
+    except np.linalg.LinAlgError:
+        return np.linalg.qr(tall)
+    if not np.isfinite(r).all() or np.linalg.cond(r) > 1e7:
+        return np.linalg.qr(tall)
+    return q, r
 
 
 def _randomized_top_patterns(images, layout, k, *, center, pixel_max, random_state, n_oversamples=10,
-                             n_power_iterations=4):
+                             n_power_iterations=4, n_jobs=-1):
     """The top ``k`` singular values and right vectors of the wavelet matrix, without holding it.
 
     A randomized SVD (Halko, Martinsson & Tropp, 2011, algorithms 4.4 and 5.1) whose every
-    product with the matrix streams over blocks of images, so memory is (n_images + n_coefficients)
-    x (k + n_oversamples) whatever the image size. With an orthogonal transform, W = X M has the
-    pixel matrix's singular values and right vectors M^T v: the pixels serve, and only the k
-    vectors found are transformed.
+    product with the matrix streams over blocks of images (:class:`_StreamedMatrix`), so memory
+    is (n_images + n_coefficients) x (k + n_oversamples) whatever the image size. With an
+    orthogonal transform, W = X M has the pixel matrix's singular values and right vectors
+    M^T v: the pixels serve, and only the k vectors found are transformed.
 
     Returns
     -------
     singular_values, components (k, n_coefficients), mean (the removed mean row of W, or None)
     """
-    pixels = layout.orthogonal
-    n = len(images)
-    mean = None
+    matrix = _StreamedMatrix(images, layout, pixel_max, layout.orthogonal, n_jobs)
     if center:
-        for _, _, block in _row_blocks(images, layout, None, pixel_max, pixels):
-            mean = block.sum(axis=0) if mean is None else mean + block.sum(axis=0)
-        mean /= n
-
-    def blocks():
-        return _row_blocks(images, layout, mean, pixel_max, pixels)
-
-    width = int(np.prod(images.shape[1:])) if pixels else int(np.prod(layout.matrix_shape)) * layout.n_channels
-    size = min(k + n_oversamples, n, width)
-    rng = np.random.default_rng(random_state)
-    sketch = np.empty((n, size))
-    probe = rng.standard_normal((width, size))
-    for iteration in range(n_power_iterations + 1):
-        for start, stop, block in blocks():
-            sketch[start:stop] = block @ probe
-        if iteration == n_power_iterations:
-            break
-        basis = np.linalg.qr(sketch)[0]
-        probe = np.zeros((width, size))
-        for start, stop, block in blocks():
-            probe += block.T @ basis[start:stop]
-        probe = np.linalg.qr(probe)[0]
-    basis = np.linalg.qr(sketch)[0]
-    projected = np.zeros((width, size))  # W^T Q
-    for start, stop, block in blocks():
-        projected += block.T @ basis[start:stop]
-    _, s, vt = np.linalg.svd(projected.T, full_matrices=False)
-    components = vt[:k]
-    if pixels:
+        matrix.set_mean()
+    size = min(k + n_oversamples, len(images), matrix.width)
+    probe = np.random.default_rng(random_state).standard_normal((matrix.width, size))
+    for _ in range(n_power_iterations):
+        probe = _orthonormal(matrix.transposed_times(np.linalg.qr(matrix.times(probe))[0]))[0]
+    basis = np.linalg.qr(matrix.times(probe))[0]
+    # The SVD of B = Q^T W through the QR of the tall B^T = P R: B = R^T P^T, so B's right
+    # singular vectors are P times those of R^T.
+    tall, r = _orthonormal(matrix.transposed_times(basis))
+    _, s, vt = np.linalg.svd(r.T)
+    components, mean = (tall @ vt.T).T[:k], None if matrix.mean is None else matrix.mean.astype(np.float64)
+    if layout.orthogonal:
         shape = (k,) + tuple(images.shape[1:])
         components = _forward(components.reshape(shape), layout).reshape(k, -1)
         if mean is not None:
