@@ -158,3 +158,16 @@ def test_randomized_route_in_float32_matches_float64_and_any_thread_count(rng):
     wide = _randomized_top_patterns(pixels / 255.0, layout, 4, center=True, pixel_max=None, random_state=0)
     np.testing.assert_allclose(one[0], wide[0], rtol=1e-5)
     np.testing.assert_allclose(np.abs(np.sum(one[1] * wide[1], axis=1)), 1, atol=1e-6)
+
+
+def test_per_image_csv_is_the_same_written_in_blocks(tmp_path, monkeypatch):
+    import wavelens
+    import wavelens.results as results
+
+    result = wavelens.analyze(wavelens.load_dataset("digits", limit=300), n_patterns=10)
+    result.save(tmp_path / "one", report=False)
+    monkeypatch.setattr(results, "_CSV_ROWS", 7)  # 43 blocks, the last one short
+    result.save(tmp_path / "blocks", report=False)
+    whole = (tmp_path / "one" / "per_image.csv").read_bytes()
+    assert whole == (tmp_path / "blocks" / "per_image.csv").read_bytes()
+    assert whole.count(b"\r\n") == 301
