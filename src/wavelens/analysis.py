@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._parallel import resolve_n_jobs, single_threaded_blas
-from ._validation import WavelensError, check_fraction, check_positive_int, check_seed, param
+from ._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
                           share_table)
@@ -191,12 +191,7 @@ class Analysis:
             raise WavelensError(
                 f"{dataset.source}: images of {image_shape_text(dataset.image_shape)}, but the patterns were found on images "
                 f"of {image_shape_text(own.image_shape)}; load them at that size (load_dataset(..., resize=...)).")
-        timings, clock = {}, [time.perf_counter()]
-
-        def lap(stage):
-            now = time.perf_counter()
-            timings[stage], clock[0] = now - clock[0], now
-
+        lap = _Laps()
         p = self.params
         stored, pixel_max = dataset.stored
         patterns, layout = decompose_images(stored, wavelet=p["wavelet"], level=p["level"], mode=p["mode"],
@@ -213,7 +208,7 @@ class Analysis:
         params = {**p, "label_noise": 0.0, "patterns_from": f"{own.name} ({own.split})"}
         spectrum = {"energy": p["energy"], "centered": bool(p["center"])}
         return _associate(Analysis(dataset, params, patterns, layout, dictionary, dp, dataset.labels, {}, spectrum,
-                                   timings_s=timings), lap)
+                                   timings_s=lap.timings), lap)
 
     def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
         """Write the result files into ``folder`` (see the README), all or nothing; returns
@@ -286,6 +281,21 @@ def lowrank_summary(patterns):
         "relative_error_median": float(np.median(patterns.relative_error)),
         "psnr_db_median": _finite_or_none(np.median(patterns.psnr_db)),
     }
+
+
+class _Laps:
+    """Seconds per stage: ``lap(stage)`` records the time since the last lap (or :meth:`restart`)."""
+
+    def __init__(self):
+        self.timings = {}
+        self.restart()
+
+    def restart(self):
+        self._clock = time.perf_counter()
+
+    def __call__(self, stage):
+        now = time.perf_counter()
+        self.timings[stage], self._clock = now - self._clock, now
 
 
 def _check_labels(dataset):
@@ -384,20 +394,13 @@ def analyze(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str
     n_patterns = check_positive_int(n_patterns, "n_patterns", minimum=2)
     random_repeats = check_positive_int(random_repeats, "random_repeats", minimum=0)
     label_noise = check_fraction(label_noise, "label_noise")
-    resolve_n_jobs(n_jobs)
+    check_n_jobs(n_jobs)
     if params is not None and not isinstance(params, dict):
         raise WavelensError(f"The 'params' parameter must be a dict of further options to record; got "
                             f"{type(params).__name__}.")
     _check_classes(dataset, n_patterns)
-    timings = {}
-    clock = time.perf_counter()
-
-    def lap(stage):
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
-
+    lap = _Laps()
+    timings = lap.timings
     layout = wavelet_layout(dataset.image_shape, wavelet=wavelet, level=level, mode=mode)
     # Integer pixels are read as they are stored and made float chunk by chunk.
     stored, pixel_max = dataset.stored
@@ -429,7 +432,7 @@ def analyze(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str
         dictionary = build_pattern_dictionary(patterns, n_patterns=n_patterns, random_state=random_state, n_jobs=n_jobs)
         lap("dictionary")
         dp, timings["dataset_patterns"] = pending.result() if pending else dataset_stage()
-    clock = time.perf_counter()
+    lap.restart()
     spectrum = {
         "numerical_rank_wavelet": dp.numerical_rank,
         "numerical_rank_pixel": dp.numerical_rank_pixel,

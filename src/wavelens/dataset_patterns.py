@@ -256,7 +256,7 @@ def _spectrum(gram, products, n_rows):
         return s, vectors
     small = s <= _DEFLATE * s[0]
     subspace = vectors[:, small]
-    tolerance = s[0] * max(n_rows, len(s)) * np.finfo(np.float64).eps
+    tolerance = rank_tolerance(s[0], (n_rows, len(s)))
     if _norm_estimate(products, subspace) < 0.5 * tolerance:  # an estimate from below: a margin
         s_small, rotated = np.zeros(int(small.sum())), subspace
     else:
@@ -335,11 +335,16 @@ def dataset_spectra(images, layout, *, center=False, pixel_max=None, transform=N
     return pixel_s, wavelet_s, vectors, None if mean is None else mean @ transform
 
 
+def rank_tolerance(largest, shape):
+    """numpy.linalg.matrix_rank's tolerance for float64 data: s_max * max(shape) * eps."""
+    return largest * max(shape) * np.finfo(np.float64).eps
+
+
 def numerical_rank(singular_values, shape):
-    """numpy.linalg.matrix_rank's rule for float64 data: s > s_max * max(shape) * eps."""
+    """numpy.linalg.matrix_rank's rule for float64 data: the singular values above :func:`rank_tolerance`."""
     if not len(singular_values):
         return 0
-    return int((singular_values > singular_values[0] * max(shape) * np.finfo(np.float64).eps).sum())
+    return int((singular_values > rank_tolerance(singular_values[0], shape)).sum())
 
 
 def numerical_rank_of_rows(matrix, *, center=False, chunk_size=DEFAULT_CHUNK_SIZE):

@@ -15,8 +15,7 @@ import numpy as np
 
 from .._progress import stage
 from ..summaries import communities_findings
-from .._parallel import resolve_n_jobs
-from .._validation import WavelensError, check_fraction, check_positive_int, check_seed, param
+from .._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from .._version import __version__
 from .clustering import describe_communities, spectral_communities
 from .features import METHODS, select_features
@@ -215,7 +214,7 @@ def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, 
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)
     mixed_threshold = check_fraction(mixed_threshold, "mixed_threshold", low_open=True)
-    resolve_n_jobs(n_jobs)
+    check_n_jobs(n_jobs)
     if features not in METHODS:
         raise WavelensError(f"The '{param('features')}' parameter must be one of {', '.join(METHODS)}; "
                             f"got {features!r}.")

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._parallel import resolve_n_jobs
-from .._validation import WavelensError, check_fraction, param
+from .._validation import WavelensError, check_fraction, check_n_jobs, param
 from .._version import __version__
 from .search import DuplicatePairs, find_duplicates
 from ..summaries import duplicates_findings
@@ -122,6 +121,7 @@ class DuplicateAnalysis:
     def to_dict(self) -> dict:
         """The JSON-ready record written to ``summary.json``."""
         p = self.pairs
+        ends, others, _ = self._ends()
         return {
             "wavelens_version": __version__,
             "command": self.command,
@@ -132,8 +132,8 @@ class DuplicateAnalysis:
                 "n_pairs": int(len(p)),
                 "n_exact": int(p.exact.sum()),
                 "n_labels_disagree": int(self.labels_disagree.sum()),
-                "n_images_a_with_duplicate": int(len(np.unique(self._ends()[0]))),
-                "n_images_b_with_duplicate": int(len(np.unique(self._ends()[1]))),
+                "n_images_a_with_duplicate": int(len(np.unique(ends))),
+                "n_images_b_with_duplicate": int(len(np.unique(others))),
             },
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
@@ -194,7 +194,7 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
     if dataset_b is not None:
         check_dataset(dataset_b, "dataset_b")
     threshold = check_fraction(threshold, "threshold", low_open=True)
-    resolve_n_jobs(n_jobs)
+    check_n_jobs(n_jobs)
     within = dataset_b is None
     b = dataset_a if within else dataset_b
     if b.image_shape != dataset_a.image_shape:
