@@ -840,3 +840,18 @@ def test_results_of_arrays_can_be_saved_again_and_tables_protect_their_images(tm
     with pytest.raises(WavelensError, match="lies inside the input"):
         table.save(images / "results", report=False)
     assert _snapshot(images, []) == before
+
+
+def test_a_broken_image_among_many_decoded_by_workers_is_one_line(tmp_path, capsys):
+    # 520 files: the worker processes decode them; the broken one still gives one line and no result.
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(260):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "data" / label / f"{i:03d}.png")
+    broken = tmp_path / "data" / "b" / "201.png"
+    broken.write_bytes(broken.read_bytes()[:60])  # the header reads, the pixels do not
+    before = _snapshot(tmp_path, skip=())
+    code, _, err = _run(["analyze", tmp_path / "data", "--out", tmp_path / "out", *FAST], capsys)
+    _assert_one_line(code, err, "201.png is not a readable image")
+    assert _snapshot(tmp_path, skip=()) == before and not (tmp_path / "out").exists()
