@@ -855,3 +855,39 @@ def test_a_broken_image_among_many_decoded_by_workers_is_one_line(tmp_path, caps
     code, _, err = _run(["analyze", tmp_path / "data", "--out", tmp_path / "out", *FAST], capsys)
     _assert_one_line(code, err, "201.png is not a readable image")
     assert _snapshot(tmp_path, skip=()) == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("interruption, status, words", [
+    (KeyboardInterrupt(), 130, "interrupted; nothing was written."),
+    ("SIGTERM", 128 + signal.SIGTERM, "stopped by SIGTERM; nothing was written."),
+])
+def test_signal_during_a_lazy_compiled_import_is_one_line(monkeypatch, capsys, interruption, status, words):
+    # CI saw this: Ctrl-C while scipy's HiGHS module initialized came back as
+    # "ImportError: initialization failed" raised from the KeyboardInterrupt, with a traceback.
+    import wavelens.cli as cli_module
+    from wavelens._outdir import Stopped
+
+    cause = Stopped(signal.SIGTERM) if interruption == "SIGTERM" else interruption
+
+    def import_fails(**kwargs):
+        try:
+            raise cause
+        except BaseException as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(cli_module.cli, "main", import_fails)
+    with pytest.raises(SystemExit) as stop:
+        cli_module.main(["analyze", "digits"])
+    assert stop.value.code == status
+    assert capsys.readouterr().err == f"wavelens: error: {words}\n"
+
+
+def test_an_import_error_of_its_own_is_not_taken_for_an_interruption(monkeypatch):
+    import wavelens.cli as cli_module
+
+    def import_fails(**kwargs):
+        raise ImportError("no module named foo")
+
+    monkeypatch.setattr(cli_module.cli, "main", import_fails)
+    with pytest.raises(ImportError, match="foo"):
+        cli_module.main(["analyze", "digits"])

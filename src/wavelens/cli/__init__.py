@@ -90,6 +90,32 @@ def _fail(message):
     return 2
 
 
+def _interruption_behind(exc):
+    """The Ctrl-C or signal that an exception stands for, if any.
+
+    A signal that arrives while a compiled module initializes (scipy's HiGHS,
+    imported lazily by scikit-learn) comes back as ``ImportError:
+    initialization failed`` raised from the KeyboardInterrupt or Stopped.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (KeyboardInterrupt, Stopped)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _report_interruption(exc):
+    """One line for Ctrl-C or a stopping signal; the exit status."""
+    if isinstance(exc, Stopped):
+        done = f"after writing {COMMITTED[-1]}" if COMMITTED else "nothing was written"
+        _fail(f"stopped by {signal.Signals(exc.signum).name}; {done}.")
+        return 128 + exc.signum
+    _fail("interrupted; nothing was written.")
+    return 130
+
+
 def main(argv=None):
     """Entry point of the ``wavelens`` console script."""
     COMMITTED.clear()
@@ -106,13 +132,13 @@ def main(argv=None):
         if getattr(exc, "ctx", None) is not None:
             hint = f" Run '{exc.ctx.command_path} --help' for the options."
         code = _fail(exc.format_message().replace("\n", " ") + hint)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        _fail("interrupted; nothing was written.")
-        code = 130
-    except Stopped as exc:
-        done = f"after writing {COMMITTED[-1]}" if COMMITTED else "nothing was written"
-        _fail(f"stopped by {signal.Signals(exc.signum).name}; {done}.")
-        code = 128 + exc.signum
+    except (click.exceptions.Abort, KeyboardInterrupt, Stopped) as exc:
+        code = _report_interruption(exc)
+    except ImportError as exc:
+        interruption = _interruption_behind(exc)
+        if interruption is None:
+            raise
+        code = _report_interruption(interruption)
     except BrokenPipeError:
         # The reader of our output went away (e.g. 'wavelens datasets | head -1'): stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
