@@ -1,7 +1,7 @@
 """Benchmark: `wavelens analyze` on large images, peak memory and time, against another version.
 
 Writes a synthetic dataset of N colour images (smooth random shapes, uint8, in an
-uncompressed .npz), then runs `wavelens analyze X.npz --no-report` in fresh
+uncompressed .npz, or with --jpeg a folder of JPEG files), then runs `wavelens analyze X.npz --no-report` in fresh
 processes, this checkout and optionally another version alternately, and prints
 for each run the wall time, the CPU time and the peak resident memory (ru_maxrss
 of the child), then the medians and the ratios. A run that fails (e.g. killed for
@@ -9,10 +9,12 @@ memory) is reported as such with its peak memory, not hidden.
 
     python benchmarks/bench_sizes.py --images 20000 --size 128 [--other OTHER_PYTHON] [--repeats 1]
     python benchmarks/bench_sizes.py --images 10000 --size 24 --grey --other OTHER_PYTHON --repeats 3
+    python benchmarks/bench_sizes.py --images 50000 --size 224 --jpeg --keep /tmp/sizes   # a folder of JPEGs
 """
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 
-def make_dataset(path, n_images, size, channels, seed=0, grey=False):
-    """Blurred random blobs, a class each of 10 (the classes differ by blob scale), uint8; with
-    ``grey``, every channel the same (grey images stored as colour: a rank-deficient dataset)."""
+def image_batches(n_images, size, channels, seed=0, grey=False):
+    """``(labels, images)`` in batches of 256: blurred random blobs, a class each of 10 (the classes
+    differ by blob scale), uint8; with ``grey``, every channel the same (grey images stored as
+    colour: a rank-deficient dataset)."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n_images) % 10
-    images = np.empty((n_images, size, size, channels), dtype=np.uint8)
     grid = np.linspace(0, 1, size)
     for start in range(0, n_images, 256):
         stop = min(start + 256, n_images)
@@ -38,8 +40,31 @@ def make_dataset(path, n_images, size, channels, seed=0, grey=False):
         colour = np.ones((n, 1, 1, channels)) if grey else rng.random((n, 1, 1, channels))
         blob = np.exp(-((grid[None, :, None, None] - cx) ** 2 + (grid[None, None, :, None] - cy) ** 2) / scale ** 2)
         noise = rng.random((n, size, size, 1 if grey else channels)) * 0.2
-        images[start:stop] = np.clip(255 * (blob * colour + noise), 0, 255).astype(np.uint8)
-    np.savez(path, images=images, labels=labels)
+        yield labels[start:stop], np.clip(255 * (blob * colour + noise), 0, 255).astype(np.uint8)
+
+
+def make_dataset(path, n_images, size, channels, seed=0, grey=False):
+    """The images of :func:`image_batches` in an uncompressed .npz."""
+    images = np.empty((n_images, size, size, channels), dtype=np.uint8)
+    start = 0
+    for _, batch in image_batches(n_images, size, channels, seed, grey):
+        images[start:start + len(batch)] = batch
+        start += len(batch)
+    np.savez(path, images=images, labels=np.arange(n_images) % 10)
+
+
+def make_folder(folder, n_images, size, channels, seed=0, grey=False):
+    """The images of :func:`image_batches` as JPEG files (quality 90), a folder per class."""
+    from PIL import Image
+
+    for c in range(10):
+        (folder / f"class{c}").mkdir(parents=True, exist_ok=True)
+    i = 0
+    for labels, batch in image_batches(n_images, size, channels, seed, grey):
+        for label, image in zip(labels, batch):
+            Image.fromarray(image[..., 0] if channels == 1 else image).save(
+                folder / f"class{label}" / f"{i:07d}.jpg", quality=90)
+            i += 1
 
 
 def run(python, dataset, out, jobs):
@@ -67,15 +92,22 @@ def main():
     parser.add_argument("--other", help="the Python of another version's environment, run side by side")
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--grey", action="store_true", help="grey images stored as colour (rank-deficient)")
+    parser.add_argument("--jpeg", action="store_true", help="a folder of JPEG files rather than an .npz")
     parser.add_argument("--keep", help="folder to write (or reuse) the dataset in")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="wavelens-sizes-"))
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = folder / f"sizes-{args.images}x{args.size}x{args.size}x{args.channels}{'-grey' if args.grey else ''}.npz"
+    name = f"sizes-{args.images}x{args.size}x{args.size}x{args.channels}{'-grey' if args.grey else ''}"
+    dataset = folder / (f"{name}-jpeg" if args.jpeg else f"{name}.npz")
     if not dataset.exists():
         start = time.perf_counter()
-        make_dataset(dataset, args.images, args.size, args.channels, grey=args.grey)
-        print(f"wrote {dataset} ({dataset.stat().st_size / 2 ** 30:.2f} GB) in {time.perf_counter() - start:.0f} s")
+        if args.jpeg:
+            make_folder(dataset, args.images, args.size, args.channels, grey=args.grey)
+            size = sum(f.stat().st_size for f in dataset.glob("*/*.jpg"))
+        else:
+            make_dataset(dataset, args.images, args.size, args.channels, grey=args.grey)
+            size = dataset.stat().st_size
+        print(f"wrote {dataset} ({size / 2 ** 30:.2f} GB) in {time.perf_counter() - start:.0f} s")
     versions = {"this": sys.executable, **({"other": args.other} if args.other else {})}
     runs = {name: [] for name in versions}
     for i in range(args.repeats):
@@ -97,7 +129,7 @@ def main():
         this, other = (statistics.median(r[0] for r in runs[k]) for k in ("this", "other"))
         print(f"this / other wall = {this / other:.2f}")
     if not args.keep:
-        os.remove(dataset)
+        shutil.rmtree(dataset) if args.jpeg else os.remove(dataset)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import zlib
 
 import numpy as np
 
+from ._mapped import MAPPED_MIN_BYTES, map_file
 from ._validation import WavelensError, printable
 
 __all__ = ["NpzArchive", "NpzRefused", "member_where"]
@@ -148,7 +149,7 @@ class NpzArchive:
             return key
         return key + ".npy" if key + ".npy" in self.names else None
 
-    def read(self, member, *, expected, check=None):
+    def read(self, member, *, expected, check=None, mapped=False):
         """The array of ``member``, read only after its entry and header are checked.
 
         Parameters
@@ -163,6 +164,10 @@ class NpzArchive:
             and the member is known to hold the ``nbytes`` bytes it declares,
             before anything is allocated: the caller's own checks (dtype kinds,
             limits), which raise its own errors.
+        mapped : bool, default=False
+            Map a large uncompressed member read-only from the file instead of
+            reading it into memory (see :mod:`wavelens._mapped`); its CRC is
+            still checked, by reading it through once.
 
         Raises
         ------
@@ -186,6 +191,11 @@ class NpzArchive:
                 if dtype.itemsize == 0:  # any number of them would fit in no bytes at all
                     raise NpzRefused(f"has dtype {dtype}, of empty items; expected {expected}", member=member,
                                      damaged=False)
+                if (mapped and info.compress_type == zipfile.ZIP_STORED and nbytes == held
+                        and nbytes >= MAPPED_MIN_BYTES):
+                    _read_through(stream)  # zipfile checks the CRC at the member's end
+                    offset = self._data_offset(info) + header.count
+                    return map_file(self._handle.name, offset, dtype, shape, order="F" if fortran_order else "C")
                 buffer = _read_data(stream, nbytes, to_end=nbytes == held)
         except (NpzRefused, WavelensError):
             raise
@@ -198,6 +208,15 @@ class NpzArchive:
             if points.max() > 0x10FFFF or ((points >= 0xD800) & (points <= 0xDFFF)).any():
                 raise NpzRefused("holds text that is not valid Unicode", member=member)
         return buffer.view(dtype).reshape(shape, order="F" if fortran_order else "C")
+
+    def _data_offset(self, info):
+        """Where a stored member's bytes start in the file: after its local header, name and extra field."""
+        self._handle.seek(info.header_offset)
+        local = self._handle.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise EOFError("the member's local header is missing")
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        return info.header_offset + 30 + name_length + extra_length
 
     def _check_entry(self, member, info):
         """Refuse a zip directory entry wavelens cannot read, or whose sizes are impossible."""
@@ -243,6 +262,13 @@ def _read_header(member, header, expected):
         raise NpzRefused(f"is corrupt: its .npy header declares the shape {shape}, which no array can have",
                          member=member)
     return shape, fortran_order, dtype
+
+
+def _read_through(stream):
+    """Read ``stream`` to its end in small steps, keeping nothing."""
+    buffer = memoryview(bytearray(_READ_STEP))
+    while stream.readinto(buffer):
+        pass
 
 
 def _read_data(stream, nbytes, *, to_end):

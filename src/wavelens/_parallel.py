@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import threadpool_limits
 
+from ._mapped import release_pages
 from ._validation import check_n_jobs
 
 __all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs", "rows_per_chunk",
@@ -63,13 +64,14 @@ def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, p
     """
     bounds = chunk_bounds(n_items, chunk_size)
     n_jobs = min(resolve_n_jobs(n_jobs), max(1, len(bounds)))
-    if progress is not None:
-        inner = func
+    inner = func
 
-        def func(start, stop):
-            result = inner(start, stop)
+    def func(start, stop):
+        result = inner(start, stop)
+        release_pages()  # pixels mapped from disk: memory is bounded by the chunks at work
+        if progress is not None:
             progress(stop - start)
-            return result
+        return result
 
     if n_jobs == 1:
         return [func(start, stop) for start, stop in bounds]

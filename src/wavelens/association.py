@@ -13,6 +13,7 @@ permutation p-value for the observed NMI.
 
 import numpy as np
 
+from ._parallel import chunk_bounds, rows_per_chunk
 from ._validation import check_fraction
 
 __all__ = [
@@ -201,9 +202,15 @@ def share_table(shares, labels, n_classes):
     shares : ndarray of shape (n_images, n_patterns)
         Each image's share of each pattern.
     """
-    one_hot = np.zeros((len(labels), n_classes), dtype=shares.dtype)
-    one_hot[np.arange(len(labels)), labels] = 1
-    return (shares.T @ one_hot).astype(np.float64)
+    # By blocks of rows (one block for all but the largest datasets), so that shares
+    # kept on disk are read a block at a time.
+    block = rows_per_chunk(len(labels), shares.shape[1] * shares.dtype.itemsize)
+    table = np.zeros((shares.shape[1], n_classes))
+    for start, stop in chunk_bounds(len(labels), max(1, block)):
+        one_hot = np.zeros((stop - start, n_classes), dtype=shares.dtype)
+        one_hot[np.arange(stop - start), labels[start:stop]] = 1
+        table += shares[start:stop].T @ one_hot
+    return table
 
 
 def noisy_labels(labels, fraction, n_classes, *, random_state=0):

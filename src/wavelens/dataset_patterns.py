@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from ._mapped import output_array
 from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, resolve_n_jobs, rows_per_chunk
 from ._validation import check_energy, check_positive_int
 from .decomposition import as_float, rank_at_energy
@@ -585,7 +586,7 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
     is transformed.
     """
     n_images = len(images)
-    shares = np.empty((n_images, len(components)), dtype=np.float32)
+    shares = output_array((n_images, len(components)), np.float32, "the dataset-pattern shares")
     if transform is not None:
         directions = (transform @ components.T).astype(np.float32)
         offset = None if mean is None else (mean @ transform.T).astype(np.float32)

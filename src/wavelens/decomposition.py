@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._mapped import output_array
 from ._parallel import DEFAULT_CHUNK_SIZE, for_each_chunk, rows_per_chunk
 from ._progress import stage
 from ._validation import check_energy, check_positive_int
@@ -398,7 +399,7 @@ def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size,
     if top_k:
         shapes += [((top_k,), np.float64), ((top_k, rows), np.float32), ((top_k, cols), np.float32),
                    ((top_k,), np.int16)]
-    outputs = [np.empty((n_images,) + shape, dtype) for shape, dtype in shapes]
+    outputs = [output_array((n_images,) + shape, dtype, "the image patterns") for shape, dtype in shapes]
     chunk_size = rows_per_chunk(chunk_size, rows * cols * channels * 8)
 
     def work(start, stop):

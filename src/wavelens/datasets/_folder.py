@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from .._limits import check_limit, limit_value
+from .._mapped import MAPPED_MIN_BYTES, release_pages, scratch_array
 from .._validation import WavelensError, param, printable, shown
 from ._base import Dataset, file_text, make_dataset
 
@@ -401,16 +402,23 @@ def _decode_all(files, decode, shape, dtype, describe):
     from .._parallel import chunk_bounds, resolve_n_jobs
 
     n_workers = min(resolve_n_jobs(-1), max(1, len(files) // _PROCESS_MIN_FILES))
-    if n_workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    one_process = n_workers < 2 or "fork" not in multiprocessing.get_all_start_methods()
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if nbytes >= MAPPED_MIN_BYTES:  # on disk, read back chunk by chunk: memory stays bounded
+        images = scratch_array(shape, dtype, f"the {len(files):,} decoded images")
+    elif one_process:
         images = np.empty(shape, dtype=dtype)
+    else:  # shared with the forked workers
+        images = np.frombuffer(mmap.mmap(-1, max(1, nbytes)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+    if one_process:
         for i, path in enumerate(files):
             try:
                 images[i] = decode(path)
             except WavelensError as exc:
                 raise _described(exc, describe, i) from None
+            if i % _PROCESS_MIN_FILES == 0:
+                release_pages()
         return images
-    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    images = np.frombuffer(mmap.mmap(-1, max(1, nbytes)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
     _WORK.update(files=files, decode=decode, images=images)
     try:
         with multiprocessing.get_context("fork").Pool(n_workers, initializer=_quiet_worker) as pool:
@@ -435,11 +443,14 @@ def _quiet_worker():
 def _decode_range(bounds):
     """In a worker: decode files start:stop into the shared images; the first failure as (i, message)."""
     files, decode, images = _WORK["files"], _WORK["decode"], _WORK["images"]
-    for i in range(*bounds):
-        try:
-            images[i] = decode(files[i])
-        except WavelensError as exc:
-            return i, exc.template
+    try:
+        for i in range(*bounds):
+            try:
+                images[i] = decode(files[i])
+            except WavelensError as exc:
+                return i, exc.template
+    finally:
+        release_pages()  # the decoded images are in the scratch file; this worker needs none of them
     return None
 
 

@@ -63,7 +63,7 @@ def _read_npz(path):
                     f"{path} lacks the array(s) {', '.join(missing)}; it has {has or 'none'}. "
                     f"Save it with {_HOW_TO_SAVE}."
                 )
-            arrays = {key: archive.read(name, expected=_KINDS[key][1],
+            arrays = {key: archive.read(name, expected=_KINDS[key][1], mapped=key == "images",
                                         check=partial(_check_member, member_where(path, name), key))
                       for key, name in found.items() if name is not None}
     except NpzRefused as exc:
