@@ -34,7 +34,7 @@ _HOMES = {
     "WaveletTransform": ".estimators", "PatternDecomposition": ".estimators", "PatternDictionary": ".estimators",
     "SpectralCommunities": ".estimators", "NearDuplicates": ".estimators",
     "WaveletLayout": ".transform", "inverse_wavelet_transform": ".transform", "wavelet_layout": ".transform",
-    "wavelet_transform": ".transform",
+    "wavelet_transform": ".transform", "use_dask": "._parallel",
 }
 
 
@@ -78,6 +78,7 @@ __all__ = [
     "psnr",
     "rank_at_energy",
     "rebuild_from_patterns",
+    "use_dask",
     "wavelet_layout",
     "wavelet_transform",
 ]

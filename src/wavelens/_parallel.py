@@ -1,21 +1,27 @@
-"""Work over a dataset in chunks of images, on several threads.
+"""Work over a dataset in chunks of images, on several threads or on a Dask cluster.
 
 NumPy's LAPACK calls and PyWavelets' transforms release the GIL, so threads
 give real parallelism without copying data to worker processes. Results are
-written into place by chunk, so the output is the same for any number of
-threads.
+put into place by chunk, so the output is the same for any number of
+threads, and on a Dask cluster (:func:`use_dask`), where each chunk is a task.
 """
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from threadpoolctl import threadpool_limits
 
 from ._mapped import release_pages
+
+if TYPE_CHECKING:
+    import distributed
 from ._validation import check_n_jobs
 
-__all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK_SIZE", "chunk_bounds", "for_each_chunk", "resolve_n_jobs", "rows_per_chunk",
-           "single_threaded_blas"]
+__all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK_SIZE", "chunk_bounds", "dask_client", "for_each_chunk", "into_rows", "resolve_n_jobs",
+           "rows_per_chunk", "single_threaded_blas", "use_dask"]
 
 DEFAULT_CHUNK_SIZE = 2048
 # A chunk's working arrays are kept to about this many bytes, so large images come in fewer per chunk.
@@ -57,17 +63,29 @@ def chunk_bounds(n_items, chunk_size):
     return [(start, min(start + chunk_size, n_items)) for start in range(0, n_items, chunk_size)]
 
 
-def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, progress=None):
+def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, progress=None, store=None):
     """Call ``func(start, stop)`` for every chunk; return the results in order.
 
+    ``store(start, stop, result)``, if given, puts each chunk's result in place
+    (e.g. into the rows start:stop of an output) in the calling process: ``func``
+    itself must not write into arrays, so that it can run on a Dask worker
+    (:func:`wavelens.use_dask`); stored results are not returned.
     ``progress``, if given, is told how many items each finished chunk held.
     """
     bounds = chunk_bounds(n_items, chunk_size)
+    client = dask_client()
+    if client is not None:
+        from ._dask import run_chunks
+
+        return run_chunks(client, func, bounds, progress=progress, store=store)
     n_jobs = min(resolve_n_jobs(n_jobs), max(1, len(bounds)))
     inner = func
 
     def func(start, stop):
         result = inner(start, stop)
+        if store is not None:
+            store(start, stop, result)
+            result = None
         release_pages()  # pixels mapped from disk: memory is bounded by the chunks at work
         if progress is not None:
             progress(stop - start)
@@ -79,3 +97,57 @@ def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, p
     # made the batched eigen-decompositions slower on two threads than on one.
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=n_jobs) as pool:
         return list(pool.map(lambda b: func(*b), bounds))
+
+
+def into_rows(out):
+    """A ``store`` for :func:`for_each_chunk` that puts each chunk's result into ``out[start:stop]``."""
+    def store(start, stop, part):
+        out[start:stop] = part
+    return store
+
+
+# The Dask client of the innermost use_dask block: process-wide, since stages run
+# some of their work on threads of their own.
+_DASK = [None]
+
+
+def dask_client():
+    """The Dask client chunked work runs on (see :func:`wavelens.use_dask`), or None: local threads."""
+    return _DASK[-1]
+
+
+@contextmanager
+def use_dask(client: "distributed.Client | str") -> Iterator["distributed.Client"]:
+    """Run wavelens' chunked work on a Dask cluster inside a ``with`` block.
+
+    Every stage that works over chunks of images (the wavelet transform, the
+    per-image decomposition, the pattern dictionary's assignments, the dataset
+    patterns' products, the communities' neighbour graph) sends its chunks to
+    the cluster's workers as tasks and gathers their results in order, so the
+    results are those of a local run (see the README, "Beyond one machine").
+    Needs the optional extra ``wavelens[dask]``.
+
+    Parameters
+    ----------
+    client : distributed.Client or str
+        A client, or a scheduler's address (``"tcp://host:8786"``) to connect to
+        (the connection is closed at the end of the block).
+
+    Examples
+    --------
+    >>> import wavelens
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> with LocalCluster(n_workers=2) as cluster, Client(cluster) as client:  # doctest: +SKIP
+    ...     with wavelens.use_dask(client):
+    ...         result = wavelens.analyze(wavelens.load_dataset("digits"))
+    """
+    from ._dask import connect
+
+    client, owned = connect(client)
+    _DASK.append(client)
+    try:
+        yield client
+    finally:
+        _DASK.pop()
+        if owned:
+            client.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._parallel import resolve_n_jobs, single_threaded_blas
+from ._parallel import dask_client, resolve_n_jobs, single_threaded_blas
 from ._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import (class_signatures, compare_with_random, contingency_table, noisy_labels,
@@ -408,9 +408,9 @@ def analyze(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str
     # is exact whatever the order of the sums, so it is added up in the per-image pass,
     # on the same threads and chunks; otherwise it has its own pass. Either way, with
     # more than one thread the rest of that stage runs beside the dictionary (stage
-    # times then overlap).
+    # times then overlap). On Dask the per-image tasks run elsewhere: its own pass.
     n_pixels = int(np.prod(dataset.image_shape))
-    one_pass = (PixelGram.handles(pixel_max) and not center and on_gram_route(layout)
+    one_pass = (PixelGram.handles(pixel_max) and not center and on_gram_route(layout) and dask_client() is None
                 and resolve_n_jobs(n_jobs) * n_pixels ** 2 * 8 <= _ONE_PASS_GRAM_BYTES)
     pixel_gram = PixelGram(n_pixels, pixel_max) if one_pass else None
     with ThreadPoolExecutor(max_workers=1) as beside:

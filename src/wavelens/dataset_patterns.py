@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg
 
 from ._mapped import output_array
-from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, resolve_n_jobs, rows_per_chunk
+from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, into_rows, resolve_n_jobs, rows_per_chunk
 from ._validation import check_energy, check_positive_int
 from .decomposition import as_float, rank_at_energy
 from .transform import _forward, wavelet_transform
@@ -146,12 +146,16 @@ class PixelGram:
             part = block[first:first + self.block_rows]
             local.gram += part.T @ part  # NumPy computes a.T @ a as a symmetric rank-k update
 
-    def total(self):
-        """X^T X of ``X / pixel_max`` over every row added so far, in float64."""
+    def integer_sum(self):
+        """X^T X of the integer pixels over every row added so far, in float64 (exact)."""
         gram = np.zeros((self.n_columns, self.n_columns))
         for part in self._parts:
             gram += part
-        return gram / self.pixel_max ** 2
+        return gram
+
+    def total(self):
+        """X^T X of ``X / pixel_max`` over every row added so far, in float64."""
+        return self.integer_sum() / self.pixel_max ** 2
 
 
 def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZE):
@@ -162,17 +166,23 @@ def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZ
     and twice as fast as in float64.
     """
     n_columns = int(np.prod(rows.shape[1:]))
-    if mean is None and PixelGram.handles(pixel_max):
-        gram = PixelGram(n_columns, pixel_max)
-        for start, stop in chunk_bounds(len(rows), chunk_size):
-            gram.add(rows[start:stop])
-        return gram.total()
+    exact = mean is None and PixelGram.handles(pixel_max)
     gram = np.zeros((n_columns, n_columns))
-    buffer = np.empty((min(chunk_size, len(rows)), n_columns))
-    for start, stop in chunk_bounds(len(rows), chunk_size):
-        block = _rows(rows, start, stop, mean, pixel_max, out=buffer[:stop - start])  # one chunk, reused
-        gram += block.T @ block
-    return gram
+
+    def chunk_gram(start, stop):
+        if exact:
+            part = PixelGram(n_columns, pixel_max)
+            part.add(rows[start:stop])
+            return part.integer_sum()  # exact, added in any order
+        block = _rows(rows, start, stop, mean, pixel_max)
+        return block.T @ block
+
+    def add(start, stop, part):
+        np.add(gram, part, out=gram)
+
+    # One chunk after the other: the float sums are added in chunk order (also on Dask).
+    for_each_chunk(chunk_gram, len(rows), chunk_size=chunk_size, n_jobs=1, store=add)
+    return gram / pixel_max ** 2 if exact else gram
 
 
 # Singular values below this fraction of the largest are not resolved by the
@@ -512,11 +522,11 @@ class _StreamedMatrix:
         out = np.empty((len(self.images), vectors.shape[1]))
         vectors = vectors.astype(self.dtype)
 
-        def work(start, stop):
-            out[start:stop] = self.block(start, stop) @ vectors
+        def store(a, b, part):
+            out[self.bounds[a][0]:self.bounds[a][1]] = part
 
-        for_each_chunk(lambda a, b: [work(*self.bounds[i]) for i in range(a, b)], len(self.bounds), chunk_size=1,
-                       n_jobs=self.n_jobs)
+        for_each_chunk(lambda a, b: self.block(*self.bounds[a]) @ vectors, len(self.bounds), chunk_size=1,
+                       n_jobs=self.n_jobs, store=store)
         return out
 
     def transposed_times(self, vectors):
@@ -593,8 +603,8 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
     else:
         directions = components.T.astype(np.float32)
         offset = None if mean is None else mean.astype(np.float32)
-    for start, stop in chunk_bounds(n_images, rows_per_chunk(chunk_size, 4 * max(directions.shape[0],
-                                                                                 int(np.prod(images.shape[1:]))))):
+
+    def chunk_shares(start, stop):
         block = as_float(images[start:stop], np.float32, pixel_max)
         if transform is None:
             block = _forward(block, layout)
@@ -603,5 +613,8 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
             block = block - offset
         norms = np.einsum("ij,ij->i", block, block)
         with np.errstate(divide="ignore", invalid="ignore"):
-            shares[start:stop] = np.where(norms[:, None] > 0, (block @ directions) ** 2 / norms[:, None], 0)
+            return np.where(norms[:, None] > 0, (block @ directions) ** 2 / norms[:, None], 0)
+
+    for_each_chunk(chunk_shares, n_images, n_jobs=1, store=into_rows(shares),
+                   chunk_size=rows_per_chunk(chunk_size, 4 * max(directions.shape[0], int(np.prod(images.shape[1:])))))
     return shares

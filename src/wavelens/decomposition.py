@@ -402,12 +402,13 @@ def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size,
     outputs = [output_array((n_images,) + shape, dtype, "the image patterns") for shape, dtype in shapes]
     chunk_size = rows_per_chunk(chunk_size, rows * cols * channels * 8)
 
-    def work(start, stop):
-        for output, part in zip(outputs, decompose_chunk(start, stop)):
+    def store(start, stop, parts):
+        for output, part in zip(outputs, parts):
             output[start:stop] = part
 
     with stage("rank-1 patterns", total=n_images) as bar:
-        for_each_chunk(work, n_images, chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
+        for_each_chunk(decompose_chunk, n_images, chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update,
+                       store=store)
     if not top_k:
         outputs += [None] * 4
     return ImagePatterns(*outputs[:5], energy, *outputs[5:])

@@ -37,6 +37,15 @@ __all__ = ["PrototypeFactors", "Prototypes", "assign_patterns", "axial_kmeans", 
 
 _SAMPLES_PER_PROTOTYPE = 32
 _FACTORED_BLOCK = 512  # patterns whose products with the sample are taken at once
+_BUFFERS = threading.local()
+
+
+def _pattern_buffer(n_rows, width):
+    """This thread's float32 buffer of at least ``n_rows`` x ``width``: fresh memory is slow to fill."""
+    buffer = getattr(_BUFFERS, "patterns", None)
+    if buffer is None or buffer.shape[0] < n_rows or buffer.shape[1] != width:
+        buffer = _BUFFERS.patterns = np.empty((n_rows, width), np.float32)
+    return buffer
 
 
 @dataclass
@@ -371,25 +380,28 @@ def assign_patterns(patterns, prototypes, *, factors=None, chunk_size=DEFAULT_CH
     centers = prototypes.reshape(len(prototypes), -1)
     present = np.flatnonzero(patterns.top_energy.ravel() > 0)
     assignments = np.full(n_images * top_k, -1, dtype=np.int32)
-    buffers = threading.local()  # one pattern buffer per thread: fresh memory is slow to fill
 
     if factors is not None:
         norms = factors.squared_norms()
 
     def assign(start, stop):
+        """The nearest prototype of each present pattern among start:stop, and which they are."""
         rows = present[np.searchsorted(present, start):np.searchsorted(present, stop)]
         if factors is not None:  # in blocks: the products with the sample take (rows, n_sample) each
-            for block in np.array_split(rows, max(1, -(-len(rows) // _FACTORED_BLOCK))):
-                dots = factors.dots(flat_u[block].astype(np.float64), flat_v[block].astype(np.float64))
-                assignments[block] = _nearest_by_dots(dots, norms)[0]
-            return
-        if getattr(buffers, "patterns", None) is None or len(buffers.patterns) < len(rows):
-            buffers.patterns = np.empty((stop - start, flat_u.shape[1] * flat_v.shape[1]), np.float32)
-        assignments[rows] = _nearest(pattern_vectors(flat_u[rows], flat_v[rows], buffers.patterns), centers)[0]
+            nearest = [_nearest_by_dots(factors.dots(flat_u[block].astype(np.float64),
+                                                     flat_v[block].astype(np.float64)), norms)[0]
+                       for block in np.array_split(rows, max(1, -(-len(rows) // _FACTORED_BLOCK)))]
+            return rows, np.concatenate(nearest) if nearest else np.zeros(0, np.int32)
+        buffer = _pattern_buffer(stop - start, flat_u.shape[1] * flat_v.shape[1])
+        return rows, _nearest(pattern_vectors(flat_u[rows], flat_v[rows], buffer), centers)[0]
+
+    def store(start, stop, found):
+        rows, nearest = found
+        assignments[rows] = nearest
 
     with stage("assigning patterns", total=n_images * top_k, unit="patterns") as bar:
         for_each_chunk(assign, n_images * top_k, chunk_size=chunk_size * top_k, n_jobs=n_jobs,
-                       progress=bar.update)
+                       progress=bar.update, store=store)
     total = patterns.total_energy
     with np.errstate(divide="ignore", invalid="ignore"):
         weights = np.where(total[:, None] > 0, patterns.top_energy / total[:, None], 0.0)

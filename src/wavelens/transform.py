@@ -21,7 +21,7 @@ import numpy as np
 import pywt
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._parallel import DEFAULT_CHUNK_SIZE, for_each_chunk
+from ._parallel import DEFAULT_CHUNK_SIZE, for_each_chunk, into_rows
 from ._progress import stage
 from ._validation import WavelensError, check_level, check_mode, check_wavelet
 
@@ -263,10 +263,11 @@ def wavelet_transform(images: ArrayLike, *, wavelet: str = "db1", level: int = 1
     out = np.empty((images.shape[0],) + layout.matrix_shape + images.shape[3:], dtype=dtype)
 
     def work(start, stop):
-        out[start:stop] = _forward(images[start:stop].astype(dtype, copy=False), layout)
+        return _forward(images[start:stop].astype(dtype, copy=False), layout)
 
     with stage("wavelet transform", total=images.shape[0]) as bar:
-        for_each_chunk(work, images.shape[0], chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update)
+        for_each_chunk(work, images.shape[0], chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update,
+                       store=into_rows(out))
     return out, layout
 
 
@@ -323,7 +324,7 @@ def inverse_wavelet_transform(coefficients: ArrayLike, layout: WaveletLayout, *,
     out = np.empty((coefficients.shape[0],) + layout.image_shape, dtype=coefficients.dtype)
 
     def work(start, stop):
-        out[start:stop] = _inverse(coefficients[start:stop], layout)
+        return _inverse(coefficients[start:stop], layout)
 
-    for_each_chunk(work, coefficients.shape[0], chunk_size=chunk_size, n_jobs=n_jobs)
+    for_each_chunk(work, coefficients.shape[0], chunk_size=chunk_size, n_jobs=n_jobs, store=into_rows(out))
     return out

@@ -147,6 +147,15 @@ def _set_progress(ctx, param, quiet):
     return quiet
 
 
+def _use_scheduler(ctx, param, address):
+    """Run the command's chunked work on the Dask scheduler at ``address`` until the command ends."""
+    if address is not None:
+        from .._parallel import use_dask
+
+        ctx.with_resource(use_dask(address))
+    return address
+
+
 def _apply(options, func):
     """Decorate ``func`` with ``options``, listed in the order --help shows them."""
     for option in reversed(options):
@@ -196,6 +205,9 @@ def output_options(func):
         click.option("--overwrite", is_flag=True, help="Replace --out if it already holds results."),
         click.option("--jobs", type=click.IntRange(min=1), default=None,
                      help="Threads to use. Default: every core."),
+        click.option("--scheduler", metavar="ADDRESS", callback=_use_scheduler, expose_value=False,
+                     help="Run the work over chunks of images on the Dask cluster of this scheduler "
+                          "(e.g. tcp://host:8786; needs wavelens[dask]). Default: this machine."),
         click.option("--quiet", "-q", is_flag=True, callback=_set_progress, expose_value=False,
                      help="No progress bars (they show only when stderr is a terminal)."),
         click.option("--no-report", "no_report", is_flag=True,

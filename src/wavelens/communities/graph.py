@@ -11,6 +11,7 @@ image has cosine 0 with everything.
 
 import numpy as np
 
+from .._parallel import for_each_chunk
 from .._validation import WavelensError, param
 
 __all__ = ["knn_graph", "unit_rows"]
@@ -49,9 +50,10 @@ def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
             f"{param('n_neighbors', n_neighbors)} needs more than {n_neighbors} images; the dataset has {n}."
         )
     x, squared = unit_rows(features)
-    search = NearestNeighbors(n_neighbors=n_neighbors + 1, algorithm="brute", metric="euclidean",
-                              n_jobs=n_jobs).fit(x)
-    distance, neighbor = search.kneighbors(x)
+    search = NearestNeighbors(n_neighbors=n_neighbors + 1, algorithm="brute", metric="euclidean", n_jobs=1).fit(x)
+    # Queries by chunks, on threads or Dask workers: each image's neighbours do not depend on the chunks.
+    found = for_each_chunk(lambda start, stop: search.kneighbors(x[start:stop]), n, n_jobs=n_jobs)
+    distance, neighbor = (np.concatenate(parts) for parts in zip(*found))
     rows = np.repeat(np.arange(n), n_neighbors + 1).reshape(n, -1)
     # Drop each image itself; where ties hid it, drop the farthest neighbour instead.
     is_self = neighbor == rows

@@ -13,7 +13,7 @@ import pywt
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
-from .._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, resolve_n_jobs
+from .._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, into_rows, resolve_n_jobs
 from .._validation import SEED_MAX, WavelensError
 from ..duplicates.search import image_digests
 from ..decomposition import ImagePatterns, decompose_images, rank_at_energy
@@ -212,9 +212,9 @@ def transform_images(images, layout, n_jobs):
     def work(start, stop):
         parts = pywt.wavedec(images[start:stop].astype(dtype, copy=False), layout.wavelet, mode=layout.mode,
                              level=layout.level, axis=2)
-        out[start:stop] = np.concatenate(parts, axis=2)
+        return np.concatenate(parts, axis=2)
 
-    for_each_chunk(work, len(images), n_jobs=n_jobs)
+    for_each_chunk(work, len(images), n_jobs=n_jobs, store=into_rows(out))
     return out
 
 
@@ -228,9 +228,9 @@ def inverse_images(coefficients, layout, n_jobs):
     def work(start, stop):
         parts = np.split(coefficients[start:stop], bounds, axis=2)
         images = pywt.waverec(parts, layout.wavelet, mode=layout.mode, axis=2)
-        out[start:stop] = images[:, :, :layout.image_shape[1]]  # odd widths come back one longer
+        return images[:, :, :layout.image_shape[1]]  # odd widths come back one longer
 
-    for_each_chunk(work, len(coefficients), n_jobs=n_jobs)
+    for_each_chunk(work, len(coefficients), n_jobs=n_jobs, store=into_rows(out))
     return out
 
 

@@ -1,0 +1,63 @@
+"""Chunked work as tasks on a Dask cluster: what :func:`wavelens.use_dask` switches on.
+
+Each call of :func:`wavelens._parallel.for_each_chunk` becomes one task per
+chunk. The chunk function (with what it reads) is sent to every worker once,
+the chunks' results come back to the calling process, which puts them in
+place in chunk order: the arithmetic is the local run's, chunk for chunk, so
+the results are the same.
+"""
+
+from ._validation import WavelensError
+
+__all__ = ["connect", "run_chunks"]
+
+_INSTALL = "install the optional extra: pip install 'wavelens[dask]'"
+
+
+def connect(client):
+    """``(client, owned)``: ``client`` itself, or a new client of the scheduler at the address ``client``
+    (``owned``: to be closed by the caller)."""
+    try:
+        import distributed
+    except ImportError:
+        raise WavelensError(f"Running on a Dask cluster needs dask.distributed, which is not installed; "
+                            f"{_INSTALL}.") from None
+    if isinstance(client, distributed.Client):
+        return client, False
+    if not isinstance(client, str) or not client.strip():
+        raise WavelensError(f"The 'client' parameter must be a dask.distributed.Client or a scheduler address such "
+                            f"as 'tcp://host:8786', not {type(client).__name__}.")
+    try:
+        return distributed.Client(client, timeout="10s", set_as_default=False), True
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise WavelensError(f"Cannot reach the Dask scheduler at {client!r} ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:200]}); start one with 'dask scheduler' and its workers "
+                            "with 'dask worker ADDRESS', or check the address.") from None
+
+
+def _call(func, start, stop):
+    return func(start, stop)
+
+
+def run_chunks(client, func, bounds, *, progress=None, store=None):
+    """``func(start, stop)`` for every ``(start, stop)`` of ``bounds`` as tasks; the results in order,
+    or each handed to ``store(start, stop, result)``, in chunk order as one local thread would (sums
+    then come out the same)."""
+    if not bounds:
+        return []
+    [remote] = client.scatter([func], broadcast=True, hash=False)
+    futures = [client.submit(_call, remote, start, stop, pure=False) for start, stop in bounds]
+    results = []
+    try:
+        for (start, stop), future in zip(bounds, futures):
+            result = future.result()  # the tasks run meanwhile; the results are taken in order
+            future.release()
+            if store is not None:
+                store(start, stop, result)
+                result = None
+            results.append(result)
+            if progress is not None:
+                progress(stop - start)
+    finally:
+        client.cancel(futures + [remote])
+    return results
