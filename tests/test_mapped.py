@@ -131,3 +131,31 @@ def test_share_tables_by_blocks_equal_one_block(rng, monkeypatch):
     blocks = share_table(shares, labels, 4)
     np.testing.assert_allclose(blocks, whole, rtol=1e-5)
     np.testing.assert_allclose(whole.sum(axis=0), np.bincount(labels, weights=shares.sum(axis=1)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("labeled", [True, False])
+def test_a_limit_on_an_image_folder_decodes_only_the_images_kept(rng, tmp_path, monkeypatch, labeled):
+    from PIL import Image
+
+    from wavelens.datasets._base import stratified_subsample
+
+    for i in range(45):
+        where = tmp_path / (f"c{i % 3}" if labeled else "")
+        where.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (6, 5), dtype=np.uint8)).save(where / f"{i:02d}.png")
+    whole = load_dataset(tmp_path)
+    decoded = []
+    original = folder._decode
+
+    def counting(path, **kwargs):
+        decoded.append(path)
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(folder, "_decode", counting)
+    part = load_dataset(tmp_path, limit=10, random_state=3)
+    expected = stratified_subsample(whole, 10, 3)
+    assert len(decoded) == 10
+    assert part.ids.tolist() == expected.ids.tolist()
+    assert part.index.tolist() == expected.index.tolist()
+    assert part.labels.tolist() == expected.labels.tolist()
+    np.testing.assert_array_equal(part.pixels, expected.pixels)

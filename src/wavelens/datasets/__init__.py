@@ -127,11 +127,11 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
     elif spec in BUILTIN_DATASETS:
         dataset = load_builtin(spec, split, data_dir=data_dir)
     else:
-        dataset = _load_path(Path(spec), split, resize)
+        dataset = _load_path(Path(spec), split, resize, limit, random_state)
     return stratified_subsample(dataset, limit, random_state)
 
 
-def _load_path(path, split, resize):
+def _load_path(path, split, resize, limit, random_state):
     if not path.exists():
         names = ", ".join(BUILTIN_DATASETS)
         looks_like_name = not path.suffix and len(path.parts) == 1
@@ -156,7 +156,7 @@ def _load_path(path, split, resize):
     if is_cifar_folder(path):
         return load_cifar_folder(path, split)
     if is_image_folder(path):
-        return load_image_folder(path, split, resize=resize)
+        return load_image_folder(path, split, resize=resize, limit=limit, random_state=random_state)
     raise WavelensError(
         f"{path} holds no dataset wavelens can read (or it is empty): expected MNIST-layout IDX files "
         "(train-images-idx3-ubyte.gz...), CIFAR python batches (data_batch_1... and batches.meta), "

@@ -398,7 +398,8 @@ def split_ids(sizes):
 
 def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class_names: Sequence[str] | None, *,
                  name: str, split: str, source: str, ids: Sequence | np.ndarray | None = None,
-                 paths: Sequence | np.ndarray | None = None, input_paths: Sequence[str] | None = None) -> Dataset:
+                 paths: Sequence | np.ndarray | None = None, input_paths: Sequence[str] | None = None,
+                 index: Sequence[int] | np.ndarray | None = None) -> Dataset:
     """Check images and labels agree and build a :class:`Dataset`.
 
     Parameters
@@ -411,6 +412,8 @@ def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class
         Names of classes 0..n_classes-1; taken from the labels when None.
     ids, paths : array-like of str, shape (n_images,), optional
         See :class:`Dataset`.
+    index : array-like of int, shape (n_images,), optional
+        Each image's position in the whole dataset, when only some were read.
     """
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
@@ -426,7 +429,7 @@ def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class
     if input_paths is None:  # read from the file or folder ``source``
         input_paths = (str(source),)
     return Dataset(images, labels, class_names, name=name, split=split, source=str(source), ids=ids, paths=paths,
-                   input_paths=input_paths)
+                   input_paths=input_paths, index=index)
 
 
 def check_dataset(dataset: object, what: str = "dataset") -> None:
@@ -437,6 +440,28 @@ def check_dataset(dataset: object, what: str = "dataset") -> None:
             "with wavelens.from_arrays(images, labels) or wavelens.load_dataset(path).")
 
 
+def stratified_rows(labels: np.ndarray, limit: int | None, random_state: int) -> np.ndarray | None:
+    """The rows :func:`stratified_subsample` keeps, in order, given the labels; None to keep all.
+
+    Loaders of image files use it to decode only the images kept.
+    """
+    labels = np.asarray(labels)
+    if limit is None or limit >= len(labels):
+        return None
+    rng = np.random.default_rng(random_state)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * (limit / len(labels))
+    quota = np.floor(exact).astype(int)
+    shortfall = limit - quota.sum()
+    order = np.argsort(-(exact - quota), kind="stable")
+    quota[order[:shortfall]] += 1
+    chosen = []
+    for cls, k in zip(classes, quota):
+        members = np.flatnonzero(labels == cls)
+        chosen.append(rng.choice(members, size=k, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
 def stratified_subsample(dataset: Dataset, limit: int | None, random_state: int) -> Dataset:
     """Keep ``limit`` images drawn with ``random_state``, each class in proportion to its size.
 
@@ -444,20 +469,9 @@ def stratified_subsample(dataset: Dataset, limit: int | None, random_state: int)
     exactly; the kept images stay in their original order, with their index,
     ids and paths.
     """
-    if limit is None or limit >= dataset.n_images:
+    keep = stratified_rows(dataset.labels, limit, random_state)
+    if keep is None:
         return dataset
-    rng = np.random.default_rng(random_state)
-    classes, counts = np.unique(dataset.labels, return_counts=True)
-    exact = counts * (limit / dataset.n_images)
-    quota = np.floor(exact).astype(int)
-    shortfall = limit - quota.sum()
-    order = np.argsort(-(exact - quota), kind="stable")
-    quota[order[:shortfall]] += 1
-    chosen = []
-    for cls, k in zip(classes, quota):
-        members = np.flatnonzero(dataset.labels == cls)
-        chosen.append(rng.choice(members, size=k, replace=False))
-    keep = np.sort(np.concatenate(chosen))
     array, pixel_max = dataset.stored
     return Dataset(
         None if pixel_max else array[keep],

@@ -63,7 +63,7 @@ import numpy as np
 from .._limits import check_limit, limit_value
 from .._mapped import MAPPED_MIN_BYTES, release_pages, scratch_array
 from .._validation import WavelensError, param, printable, shown
-from ._base import Dataset, file_text, make_dataset
+from ._base import Dataset, file_text, make_dataset, stratified_rows
 
 __all__ = ["IMAGE_SUFFIXES", "check_resize", "is_image_folder", "load_image_files", "load_image_folder"]
 
@@ -461,7 +461,8 @@ def _described(exc, describe, i):
 
 def load_image_files(files: Sequence[str | os.PathLike], labels: Sequence | None, class_names: Sequence[str] | None,
                      *, root: str | os.PathLike, split: str, name: str, source: str,
-                     resize: tuple[int, int] | None = None, describe: Callable[[int], str] | None = None) -> Dataset:
+                     resize: tuple[int, int] | None = None, describe: Callable[[int], str] | None = None,
+                     rows: Sequence[int] | None = None) -> Dataset:
     """Decode image files, one image each, into a :class:`Dataset` (the one decoder of image files).
 
     Image folders and CSV/parquet lists of paths both load through here, by the
@@ -485,19 +486,29 @@ def load_image_files(files: Sequence[str | os.PathLike], labels: Sequence | None
     describe : callable, optional
         ``describe(i)`` names where file ``i`` was listed (e.g. ``"list.csv line 3"``);
         it is put in front of any error about that file.
+    rows : sequence of int, optional
+        Decode only these files (positions in ``files``, increasing): a subsample, whose
+        images keep their positions as their ``index``.
     """
     if not files:
         raise WavelensError(f"{source}: the dataset is empty (0 image files); list at least one image.")
+    if rows is not None:
+        files = [files[i] for i in rows]
+        labels = None if labels is None else [labels[i] for i in rows]
+        if describe is not None:
+            listed = describe
+            describe = lambda i: listed(rows[i])  # noqa: E731
     images = _read_images(files, resize, source, describe)
     base = os.path.abspath(root)
     absolute = [os.path.abspath(f) for f in files]
     ids = [file_text(os.path.relpath(f, base).replace(os.sep, "/")) for f in absolute]
     return make_dataset(images, None if labels is None else np.asarray(labels), class_names, name=name,
-                        split=split, source=source, ids=ids, paths=[file_text(f) for f in absolute])
+                        split=split, source=source, ids=ids, paths=[file_text(f) for f in absolute],
+                        index=None if rows is None else np.asarray(rows))
 
 
 def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int, int] | None = None,
-                      name: str | None = None) -> Dataset:
+                      name: str | None = None, limit: int | None = None, random_state: int = 0) -> Dataset:
     """Load PNG, JPEG, BMP, GIF, TIFF and WebP images from ``root/<class>/``, or ``root/`` if unlabeled.
 
     Pixels keep their depth: 8-bit images give uint8 pixels; if any image is
@@ -528,6 +539,9 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
         all images must already have one size.
     name : str, optional
         The dataset's name; the folder's name by default.
+    limit, random_state : optional
+        Decode only the ``limit`` images :func:`~wavelens.datasets.load_dataset`'s
+        stratified subsample keeps (the same images, without decoding the others).
 
     Returns
     -------
@@ -576,5 +590,6 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
             f"{', '.join(sorted(IMAGE_SUFFIXES))}."
         )
     # Dataset text is display text: a folder name that is not UTF-8 is shown with \xNN escapes.
+    rows = stratified_rows(np.zeros(len(files)) if labels is None else np.asarray(labels), limit, random_state)
     return load_image_files(files, labels, class_names, root=root, split=split, name=name or shown(root.name),
-                            source=shown(root), resize=size)
+                            source=shown(root), resize=size, rows=rows)
