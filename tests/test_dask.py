@@ -130,3 +130,28 @@ def test_use_dask_wants_a_client_or_an_address():
                                             r"address .* not int"):
         with wavelens.use_dask(3):
             pass
+
+
+def test_the_images_go_to_the_workers_once(client, monkeypatch, rng):
+    pixels = (rng.random((120, 6)) @ rng.random((6, 72 * 72)) * 40).astype(np.uint8).reshape(120, 72, 72)
+    dataset = wavelens.from_arrays(pixels, np.arange(120) % 3)
+    sent = []
+    scatter = client.scatter
+
+    def counting(data, **kwargs):
+        sent.extend(data)
+        return scatter(data, **kwargs)
+
+    monkeypatch.setattr(client, "scatter", counting)
+    with wavelens.use_dask(client):  # the randomized route: 11 passes over the images
+        wavelens.analyze(dataset, n_patterns=8, random_repeats=2)
+    arrays = [x for x in sent if isinstance(x, np.ndarray)]
+    assert len(arrays) == 1 and arrays[0] is dataset.pixels
+
+
+def test_each_chunk_sees_every_chunk_on_dask(client, rng):
+    images = rng.random((300, 8, 8)).astype(np.float32)
+    seen = []
+    with wavelens.use_dask(client):
+        wavelens.decompose_images(images, chunk_size=64, each_chunk=lambda chunk: seen.append(len(chunk)))
+    assert sorted(seen) == [44, 64, 64, 64, 64]

@@ -235,3 +235,16 @@ def test_duplicates_compare_class_names_and_stored_pixels_across_datasets():
     table = found.pairs_table
     assert len(table) == 2 and table.exact.all()
     assert not table.labels_disagree.any() and (table.class_a == table.class_b).all()
+
+
+def test_neighbours_at_equal_distance_are_taken_in_image_order_across_chunks():
+    from wavelens.communities.graph import knn_graph
+
+    features = np.random.default_rng(0).random((5000, 30))
+    features[2040:2060] = features[2040]  # 20 copies of one image, across the chunk boundary at 2048
+    graph, _ = knn_graph(features, n_neighbors=5, n_jobs=2)
+    for row in (2040, 2047, 2048, 2059):
+        expected = [i for i in range(2040, 2060) if i != row][:5]
+        # Symmetrized: each copy links at least to the 5 lowest other copies.
+        assert set(expected) <= set(graph[row].indices.tolist()), row
+    assert sorted(graph[2059].indices.tolist()) == list(range(2040, 2045))  # chosen by no other copy

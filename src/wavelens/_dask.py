@@ -1,15 +1,17 @@
 """Chunked work as tasks on a Dask cluster: what :func:`wavelens.use_dask` switches on.
 
 Each call of :func:`wavelens._parallel.for_each_chunk` becomes one task per
-chunk. The chunk function (with what it reads) is sent to every worker once,
-the chunks' results come back to the calling process, which puts them in
+chunk. The chunk function is sent to every worker once per call, the large
+arrays it shares (the images) once per ``use_dask`` block; the chunks' results come back to the calling process, which puts them in
 place in chunk order: the arithmetic is the local run's, chunk for chunk, so
 the results are the same.
 """
 
+import threading
+
 from ._validation import WavelensError
 
-__all__ = ["connect", "run_chunks"]
+__all__ = ["connect", "forget", "run_chunks"]
 
 _INSTALL = "install the optional extra: pip install 'wavelens[dask]'"
 
@@ -35,18 +37,41 @@ def connect(client):
                             "with 'dask worker ADDRESS', or check the address.") from None
 
 
-def _call(func, start, stop):
-    return func(start, stop)
+def _call(func, start, stop, *shared):
+    return func(start, stop, *shared)
 
 
-def run_chunks(client, func, bounds, *, progress=None, store=None):
+# Arrays sent to the workers, by client and array: (the array, kept so that its id is not
+# reused, and its future), until the client's use_dask block ends.
+_SCATTERED = {}
+_LOCK = threading.Lock()  # stages run beside each other: an array is still sent once
+
+
+def _scattered(client, array):
+    key = (id(client), id(array))
+    with _LOCK:
+        if key not in _SCATTERED:
+            [future] = client.scatter([array], broadcast=True, hash=False)
+            _SCATTERED[key] = (array, future)
+        return _SCATTERED[key][1]
+
+
+def forget(client):
+    """Release the arrays sent to ``client``'s workers."""
+    with _LOCK:
+        for key in [key for key in _SCATTERED if key[0] == id(client)]:
+            _SCATTERED.pop(key)[1].release()
+
+
+def run_chunks(client, func, bounds, *, progress=None, store=None, shared=()):
     """``func(start, stop)`` for every ``(start, stop)`` of ``bounds`` as tasks; the results in order,
     or each handed to ``store(start, stop, result)``, in chunk order as one local thread would (sums
     then come out the same)."""
     if not bounds:
         return []
     [remote] = client.scatter([func], broadcast=True, hash=False)
-    futures = [client.submit(_call, remote, start, stop, pure=False) for start, stop in bounds]
+    shared = [_scattered(client, array) for array in shared]
+    futures = [client.submit(_call, remote, start, stop, *shared, pure=False) for start, stop in bounds]
     results = []
     try:
         for (start, stop), future in zip(bounds, futures):

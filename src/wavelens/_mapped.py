@@ -1,8 +1,9 @@
 """Pixels kept on disk and read chunk by chunk: memory that does not grow with the dataset.
 
-Large pixel arrays are memory-mapped rather than read into memory: an
-uncompressed ``.npz`` member in place (read-only), or the decoded images of a
-folder in an unnamed scratch file. Mapped pages still count as the process's
+Large pixel arrays are kept in unnamed scratch files, memory-mapped, rather
+than in memory: the images of an ``.npz`` (copied there as they are read and
+checked, so that later changes to the file cannot reach them), or the decoded
+images of a folder. Mapped pages still count as the process's
 memory once touched, so after every chunk of work :func:`release_pages` hands
 them back to the page cache (``MADV_DONTNEED``): the data stay in the file and
 the page cache, and are read again if needed. A background thread does the
@@ -28,7 +29,7 @@ import numpy as np
 
 from ._validation import WavelensError
 
-__all__ = ["MAPPED_MIN_BYTES", "is_mapped", "map_file", "output_array", "release_pages", "scratch_array"]
+__all__ = ["MAPPED_MIN_BYTES", "is_mapped", "output_array", "release_pages", "scratch_array"]
 
 # Below this many bytes, arrays are simply kept in memory.
 MAPPED_MIN_BYTES = int(os.environ.get("WAVELENS_MAPPED_MIN_BYTES", 128 * 2 ** 20))
@@ -50,7 +51,8 @@ def _after_fork_in_child():
     _RELEASER.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _register(array, mapping):
@@ -88,7 +90,7 @@ def release_pages() -> None:
     for mapping in _live():
         try:
             mapping.madvise(mmap.MADV_DONTNEED)
-        except (ValueError, OSError):  # closed, or a system without madvise: nothing to hand back
+        except (ValueError, OSError, AttributeError):  # closed, or no madvise here: nothing to hand back
             pass
 
 
@@ -100,20 +102,6 @@ def is_mapped(array: np.ndarray) -> bool:
     if isinstance(base, memoryview):
         base = base.obj
     return any(m is base for m in _live())
-
-
-def map_file(path, offset: int, dtype: np.dtype, shape: tuple, *, order: str = "C") -> np.ndarray:
-    """A read-only array of ``shape`` mapped from ``path`` at byte ``offset``.
-
-    The caller has checked that the file holds these bytes.
-    """
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    start = offset - offset % mmap.ALLOCATIONGRANULARITY
-    with open(path, "rb") as handle:
-        mapping = mmap.mmap(handle.fileno(), nbytes + offset - start, access=mmap.ACCESS_READ, offset=start)
-    array = np.frombuffer(mapping, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset - start)
-    return _register(array.reshape(shape, order=order), mapping)
 
 
 def output_array(shape: tuple, dtype: np.dtype, what: str) -> np.ndarray:
@@ -135,7 +123,10 @@ def scratch_array(shape: tuple, dtype: np.dtype, what: str) -> np.ndarray:
     folder = tempfile.gettempdir()
     with tempfile.TemporaryFile(dir=folder) as handle:
         try:
-            os.posix_fallocate(handle.fileno(), 0, nbytes)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(handle.fileno(), 0, nbytes)
+            else:  # macOS, Windows: the size is set, though the space is not reserved
+                handle.truncate(nbytes)
         except OSError as exc:
             raise WavelensError(
                 f"Cannot set aside {nbytes / 2 ** 30:.1f} GB in {folder} for {what}: {exc.strerror or exc}; "

@@ -27,7 +27,7 @@ import zlib
 
 import numpy as np
 
-from ._mapped import MAPPED_MIN_BYTES, map_file
+from ._mapped import MAPPED_MIN_BYTES, release_pages, scratch_array
 from ._validation import WavelensError, printable
 
 __all__ = ["NpzArchive", "NpzRefused", "member_where"]
@@ -165,9 +165,9 @@ class NpzArchive:
             before anything is allocated: the caller's own checks (dtype kinds,
             limits), which raise its own errors.
         mapped : bool, default=False
-            Map a large uncompressed member read-only from the file instead of
-            reading it into memory (see :mod:`wavelens._mapped`); its CRC is
-            still checked, by reading it through once.
+            Read a large member into an unnamed scratch file rather than into
+            memory (see :mod:`wavelens._mapped`): a copy, so that later changes
+            to the file cannot reach the array.
 
         Raises
         ------
@@ -191,12 +191,10 @@ class NpzArchive:
                 if dtype.itemsize == 0:  # any number of them would fit in no bytes at all
                     raise NpzRefused(f"has dtype {dtype}, of empty items; expected {expected}", member=member,
                                      damaged=False)
-                if (mapped and info.compress_type == zipfile.ZIP_STORED and nbytes == held
-                        and nbytes >= MAPPED_MIN_BYTES):
-                    _read_through(stream)  # zipfile checks the CRC at the member's end
-                    offset = self._data_offset(info) + header.count
-                    return map_file(self._handle.name, offset, dtype, shape, order="F" if fortran_order else "C")
-                buffer = _read_data(stream, nbytes, to_end=nbytes == held)
+                scratch = None
+                if mapped and nbytes >= MAPPED_MIN_BYTES:
+                    scratch = scratch_array((nbytes,), np.uint8, f"{member_where(self._handle.name, member)}")
+                buffer = _read_data(stream, nbytes, to_end=nbytes == held, into=scratch)
         except (NpzRefused, WavelensError):
             raise
         except _CORRUPT as exc:
@@ -208,15 +206,6 @@ class NpzArchive:
             if points.max() > 0x10FFFF or ((points >= 0xD800) & (points <= 0xDFFF)).any():
                 raise NpzRefused("holds text that is not valid Unicode", member=member)
         return buffer.view(dtype).reshape(shape, order="F" if fortran_order else "C")
-
-    def _data_offset(self, info):
-        """Where a stored member's bytes start in the file: after its local header, name and extra field."""
-        self._handle.seek(info.header_offset)
-        local = self._handle.read(30)
-        if len(local) != 30 or local[:4] != b"PK\x03\x04":
-            raise EOFError("the member's local header is missing")
-        name_length, extra_length = struct.unpack("<HH", local[26:30])
-        return info.header_offset + 30 + name_length + extra_length
 
     def _check_entry(self, member, info):
         """Refuse a zip directory entry wavelens cannot read, or whose sizes are impossible."""
@@ -264,22 +253,18 @@ def _read_header(member, header, expected):
     return shape, fortran_order, dtype
 
 
-def _read_through(stream):
-    """Read ``stream`` to its end in small steps, keeping nothing."""
-    buffer = memoryview(bytearray(_READ_STEP))
-    while stream.readinto(buffer):
-        pass
-
-
-def _read_data(stream, nbytes, *, to_end):
-    """``nbytes`` bytes of ``stream`` into a new buffer; ``to_end``: they end the member, whose CRC is then checked."""
-    buffer = np.empty(nbytes, dtype=np.uint8)
+def _read_data(stream, nbytes, *, to_end, into=None):
+    """``nbytes`` bytes of ``stream`` into a new buffer (or ``into``, a scratch array, whose pages
+    are handed back as it fills); ``to_end``: they end the member, whose CRC is then checked."""
+    buffer = np.empty(nbytes, dtype=np.uint8) if into is None else into
     view, filled = memoryview(buffer), 0
     while filled < nbytes:
         n = stream.readinto(view[filled:filled + _READ_STEP])
         if not n:
             raise EOFError(f"the member ended after {filled:,} of its {nbytes:,} bytes of data")
         filled += n
+        if into is not None:
+            release_pages()
     if to_end:
         stream.read(1)  # reach the member's end, where zipfile checks its CRC
     return buffer

@@ -63,8 +63,12 @@ def chunk_bounds(n_items, chunk_size):
     return [(start, min(start + chunk_size, n_items)) for start in range(0, n_items, chunk_size)]
 
 
-def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, progress=None, store=None):
-    """Call ``func(start, stop)`` for every chunk; return the results in order.
+def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, progress=None, store=None,
+                   shared=()):
+    """Call ``func(start, stop, *shared)`` for every chunk; return the results in order.
+
+    ``shared`` holds large arrays every chunk reads (e.g. the images): on Dask they
+    are sent to the workers once per :func:`use_dask` block, not with every call.
 
     ``store(start, stop, result)``, if given, puts each chunk's result in place
     (e.g. into the rows start:stop of an output) in the calling process: ``func``
@@ -77,12 +81,12 @@ def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, p
     if client is not None:
         from ._dask import run_chunks
 
-        return run_chunks(client, func, bounds, progress=progress, store=store)
+        return run_chunks(client, func, bounds, progress=progress, store=store, shared=shared)
     n_jobs = min(resolve_n_jobs(n_jobs), max(1, len(bounds)))
     inner = func
 
     def func(start, stop):
-        result = inner(start, stop)
+        result = inner(start, stop, *shared)
         if store is not None:
             store(start, stop, result)
             result = None
@@ -144,10 +148,14 @@ def use_dask(client: "distributed.Client | str") -> Iterator["distributed.Client
     from ._dask import connect
 
     client, owned = connect(client)
+    from ._dask import forget
+
     _DASK.append(client)
     try:
         yield client
     finally:
-        _DASK.pop()
+        _DASK.remove(client)  # this block's own entry, even if another thread's block ended in between
+        if client not in _DASK:
+            forget(client)
         if owned:
             client.close()

@@ -17,7 +17,8 @@ import numpy as np
 import scipy.linalg
 
 from ._mapped import output_array
-from ._parallel import DEFAULT_CHUNK_SIZE, chunk_bounds, for_each_chunk, into_rows, resolve_n_jobs, rows_per_chunk
+from ._parallel import (DEFAULT_CHUNK_SIZE, chunk_bounds, dask_client, for_each_chunk, into_rows, resolve_n_jobs,
+                        rows_per_chunk)
 from ._validation import check_energy, check_positive_int
 from .decomposition import as_float, rank_at_energy
 from .transform import _forward, wavelet_transform
@@ -169,7 +170,7 @@ def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZ
     exact = mean is None and PixelGram.handles(pixel_max)
     gram = np.zeros((n_columns, n_columns))
 
-    def chunk_gram(start, stop):
+    def chunk_gram(start, stop, rows):
         if exact:
             part = PixelGram(n_columns, pixel_max)
             part.add(rows[start:stop])
@@ -181,7 +182,7 @@ def gram_matrix(rows, *, mean=None, pixel_max=None, chunk_size=DEFAULT_CHUNK_SIZ
         np.add(gram, part, out=gram)
 
     # One chunk after the other: the float sums are added in chunk order (also on Dask).
-    for_each_chunk(chunk_gram, len(rows), chunk_size=chunk_size, n_jobs=1, store=add)
+    for_each_chunk(chunk_gram, len(rows), chunk_size=chunk_size, n_jobs=1, store=add, shared=(rows,))
     return gram / pixel_max ** 2 if exact else gram
 
 
@@ -485,8 +486,13 @@ class _StreamedMatrix:
         self.n_jobs = resolve_n_jobs(n_jobs)
         self.mean = None
 
-    def block(self, start, stop):
-        rows = as_float(self.images[start:stop], self.dtype, self.pixel_max)
+    def __getstate__(self):
+        # Sent to Dask workers without the images: they come as the chunks' shared argument.
+        return {**self.__dict__, "images": None}
+
+    def block(self, start, stop, images=None):
+        images = self.images if images is None else images
+        rows = as_float(images[start:stop], self.dtype, self.pixel_max)
         if not self.pixels:
             rows = _forward(rows, self.layout)
         rows = rows.reshape(stop - start, -1)
@@ -495,26 +501,39 @@ class _StreamedMatrix:
         return rows
 
     def _grouped(self, work):
-        """``work(rows, start, stop)`` summed over fixed groups of blocks (rows start:stop of W at
-        once: one product per group, not per block), the groups added in order, so that the sum
-        is the same on any number of threads."""
+        """``work(rows, start, stop, slot)`` summed over fixed groups of blocks (rows start:stop of W
+        at once: one product per group, not per block), the groups added in order in float64, so
+        that the sum is the same on any number of threads. ``slot`` numbers the groups worked on
+        at once (0 to n_jobs - 1): ``work`` may return its result in a buffer of its slot."""
         groups = [self.bounds[i:i + _BLOCKS_PER_GROUP] for i in range(0, len(self.bounds), _BLOCKS_PER_GROUP)]
 
-        def group_sum(group):
-            rows = np.concatenate([self.block(start, stop) for start, stop in group])
-            return work(rows, group[0][0], group[-1][1])
+        def group_sum(slot, group, images):
+            start, stop = group[0][0], group[-1][1]  # the group's blocks are consecutive rows
+            return work(self.block(start, stop, images), start, stop, slot)
 
-        total = 0
+        total = []
+
+        def add(a, b, partial):
+            # In place: a fresh float64 total per group cost as much as the products.
+            if not total:
+                total.append(np.array(partial, dtype=np.float64))
+            else:
+                np.add(total[0], partial, out=total[0])
+
+        if dask_client() is not None:  # every group at once; the results are added in order as they come
+            for_each_chunk(lambda a, b, images: group_sum(None, groups[a], images), len(groups), chunk_size=1,
+                           store=add, shared=(self.images,))
+            return total[0]
         for first in range(0, len(groups), self.n_jobs):  # a group per thread at a time: bounded memory
             batch = groups[first:first + self.n_jobs]
-            for partial in for_each_chunk(lambda a, b: group_sum(batch[a]), len(batch), chunk_size=1,
-                                          n_jobs=self.n_jobs):
-                total = total + partial
-        return total
+            for partial in for_each_chunk(lambda a, b, images: group_sum(a, batch[a], images), len(batch),
+                                          chunk_size=1, n_jobs=self.n_jobs, shared=(self.images,)):
+                add(None, None, partial)
+        return total[0]
 
     def set_mean(self):
         self.mean = None
-        self.mean = (self._grouped(lambda rows, start, stop: rows.sum(axis=0, dtype=np.float64))
+        self.mean = (self._grouped(lambda rows, start, stop, slot: rows.sum(axis=0, dtype=np.float64))
                      / len(self.images)).astype(self.dtype)
 
     def times(self, vectors):
@@ -525,14 +544,17 @@ class _StreamedMatrix:
         def store(a, b, part):
             out[self.bounds[a][0]:self.bounds[a][1]] = part
 
-        for_each_chunk(lambda a, b: self.block(*self.bounds[a]) @ vectors, len(self.bounds), chunk_size=1,
-                       n_jobs=self.n_jobs, store=store)
+        for_each_chunk(lambda a, b, images: self.block(*self.bounds[a], images) @ vectors, len(self.bounds),
+                       chunk_size=1, n_jobs=self.n_jobs, store=store, shared=(self.images,))
         return out
 
     def transposed_times(self, vectors):
         """W^T Y, (width, k)."""
         vectors = vectors.astype(self.dtype)
-        return self._grouped(lambda rows, start, stop: (rows.T @ vectors[start:stop]).astype(np.float64))
+        products = [] if dask_client() is not None else [  # a product buffer per group worked on at once
+            np.empty((self.width, vectors.shape[1]), self.dtype) for _ in range(self.n_jobs)]
+        return self._grouped(lambda rows, start, stop, slot: np.matmul(
+            rows.T, vectors[start:stop], out=None if slot is None else products[slot]))
 
 
 def _orthonormal(tall):
@@ -604,7 +626,7 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
         directions = components.T.astype(np.float32)
         offset = None if mean is None else mean.astype(np.float32)
 
-    def chunk_shares(start, stop):
+    def chunk_shares(start, stop, images):
         block = as_float(images[start:stop], np.float32, pixel_max)
         if transform is None:
             block = _forward(block, layout)
@@ -615,6 +637,6 @@ def _shares(images, layout, components, mean, chunk_size, pixel_max, transform):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(norms[:, None] > 0, (block @ directions) ** 2 / norms[:, None], 0)
 
-    for_each_chunk(chunk_shares, n_images, n_jobs=1, store=into_rows(shares),
+    for_each_chunk(chunk_shares, n_images, n_jobs=1, store=into_rows(shares), shared=(images,),
                    chunk_size=rows_per_chunk(chunk_size, 4 * max(directions.shape[0], int(np.prod(images.shape[1:])))))
     return shares

@@ -389,9 +389,11 @@ def _decompose_chunk(matrices, images, layout, energy, dtype, top_k, factors=Non
     return (s, r, rank, relative, psnr_db) + top
 
 
-def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size, n_jobs):
+def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size, n_jobs, visit=None, shared=()):
     """Run ``decompose_chunk(start, stop)`` over every chunk, each writing into its rows of
-    the outputs (no concatenation at the end: fresh memory is slow to fill here)."""
+    the outputs (no concatenation at the end: fresh memory is slow to fill here); ``visit(start,
+    stop)``, if given, is called as each chunk's results are stored. ``shared``: as for
+    :func:`~wavelens._parallel.for_each_chunk`."""
     k = min(layout.matrix_shape)
     channels = layout.n_channels
     rows, cols = layout.matrix_shape
@@ -403,12 +405,14 @@ def _decompose_all(decompose_chunk, n_images, layout, energy, top_k, chunk_size,
     chunk_size = rows_per_chunk(chunk_size, rows * cols * channels * 8)
 
     def store(start, stop, parts):
+        if visit is not None:
+            visit(start, stop)
         for output, part in zip(outputs, parts):
             output[start:stop] = part
 
     with stage("rank-1 patterns", total=n_images) as bar:
         for_each_chunk(decompose_chunk, n_images, chunk_size=chunk_size, n_jobs=n_jobs, progress=bar.update,
-                       store=store)
+                       store=store, shared=shared)
     if not top_k:
         outputs += [None] * 4
     return ImagePatterns(*outputs[:5], energy, *outputs[5:])
@@ -521,12 +525,12 @@ def decompose_images(images: ArrayLike, *, wavelet: str = "db1", level: int = 1,
         dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.float64
     factors = separable_factors(layout) if layout.orthogonal else None  # None from level 2 on
 
-    def work(start, stop):
-        if each_chunk is not None:
-            each_chunk(images[start:stop])
+    def work(start, stop, images):
         chunk = as_float(images[start:stop], dtype, pixel_max)
         if factors is not None:
             return _decompose_chunk(chunk, chunk, layout, energy, dtype, top_k, factors)
         return _decompose_chunk(_forward(chunk, layout), chunk, layout, energy, dtype, top_k)
 
-    return _decompose_all(work, len(images), layout, energy, top_k, chunk_size, n_jobs), layout
+    # each_chunk sees the chunk where its results are stored: in this process, also on Dask.
+    visit = None if each_chunk is None else lambda start, stop: each_chunk(images[start:stop])
+    return _decompose_all(work, len(images), layout, energy, top_k, chunk_size, n_jobs, visit, (images,)), layout

@@ -17,6 +17,9 @@ from .._validation import WavelensError, param
 __all__ = ["knn_graph", "unit_rows"]
 
 
+_TIE_MARGIN = 8  # neighbours queried beyond n_neighbors, to break ties by image order
+
+
 def unit_rows(features):
     """Rows scaled to unit length (zero rows stay zero), as float32, and their squared norms."""
     x = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
@@ -50,10 +53,19 @@ def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
             f"{param('n_neighbors', n_neighbors)} needs more than {n_neighbors} images; the dataset has {n}."
         )
     x, squared = unit_rows(features)
-    search = NearestNeighbors(n_neighbors=n_neighbors + 1, algorithm="brute", metric="euclidean", n_jobs=1).fit(x)
-    # Queries by chunks, on threads or Dask workers: each image's neighbours do not depend on the chunks.
-    found = for_each_chunk(lambda start, stop: search.kneighbors(x[start:stop]), n, n_jobs=n_jobs)
-    distance, neighbor = (np.concatenate(parts) for parts in zip(*found))
+    # A few neighbours more than needed, so that equal distances (duplicate images) are broken
+    # by image order, not by how the queries were chunked.
+    extra = min(_TIE_MARGIN, n - n_neighbors - 1)
+    search = NearestNeighbors(n_neighbors=n_neighbors + 1 + extra, algorithm="brute", metric="euclidean",
+                              n_jobs=1).fit(x)
+
+    def query(start, stop):
+        distance, neighbor = search.kneighbors(x[start:stop])
+        order = np.lexsort((neighbor, distance), axis=1)[:, :n_neighbors + 1]
+        return np.take_along_axis(distance, order, 1), np.take_along_axis(neighbor, order, 1)
+
+    # Queries by chunks, on threads or Dask workers.
+    distance, neighbor = (np.concatenate(parts) for parts in zip(*for_each_chunk(query, n, n_jobs=n_jobs)))
     rows = np.repeat(np.arange(n), n_neighbors + 1).reshape(n, -1)
     # Drop each image itself; where ties hid it, drop the farthest neighbour instead.
     is_self = neighbor == rows
