@@ -155,3 +155,12 @@ def test_each_chunk_sees_every_chunk_on_dask(client, rng):
     with wavelens.use_dask(client):
         wavelens.decompose_images(images, chunk_size=64, each_chunk=lambda chunk: seen.append(len(chunk)))
     assert sorted(seen) == [44, 64, 64, 64, 64]
+
+
+def test_an_empty_scheduler_address_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "wavelens", "analyze", "digits", "--out", str(tmp_path / "out"),
+                           "--scheduler", " "], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == ("wavelens: error: The Dask scheduler address is empty; give one such as "
+                           "'tcp://host:8786'.\n"), done.stderr
+    assert not (tmp_path / "out").exists()

@@ -26,7 +26,9 @@ def connect(client):
                             f"{_INSTALL}.") from None
     if isinstance(client, distributed.Client):
         return client, False
-    if not isinstance(client, str) or not client.strip():
+    if isinstance(client, str) and not client.strip():
+        raise WavelensError("The Dask scheduler address is empty; give one such as 'tcp://host:8786'.")
+    if not isinstance(client, str):
         raise WavelensError(f"The 'client' parameter must be a dask.distributed.Client or a scheduler address such "
                             f"as 'tcp://host:8786', not {type(client).__name__}.")
     try:
