@@ -179,7 +179,8 @@ def test_communities_cli_on_digits(tmp_path):
     assert 2 <= summary["eigengap_k"] <= 15 and summary["features"]["method"] == "qr"
     with open(out / "communities.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 1797 and list(rows[0]) == ["id", "index", "label", "class_name", "community"]
+    assert len(rows) == 1797 and list(rows[0]) == ["id", "index", "label", "class_name", "community",
+                                                 "community_stability"]
     sizes = np.bincount([int(r["community"]) for r in rows])
     assert sizes.tolist() == [c["size"] for c in summary["groups"][0]["communities"]]
 

@@ -103,17 +103,51 @@ def _make_up(classes, n):
     return ", ".join(f"{printable(k)} {v}" for k, v in sorted(classes.items(), key=lambda kv: -kv[1])[:n])
 
 
+def _stability_sentence(n, stability):
+    """Plain words on how stable ``n`` communities are under random halves (a group's ``stability``)."""
+    halves = stability["n_resamples"]
+    votes = round(stability["votes"] * halves)
+    agreement = (f"halves of the images agree with the whole on who belongs together "
+                 f"(adjusted Rand index {stability['mean_ari']:.2f}; 1 is identical, 0 chance)")
+    if stability["clear"]:
+        return (f"A clear community structure: the count is stable under resampling (the largest gap was at {n} "
+                f"on {votes} of {halves} random halves) and {agreement}.")
+    others = sorted(set(stability["half_counts"]) - {n})
+    count = (f"The largest gap was at {n} on {votes} of {halves} random halves"
+             + (f", elsewhere at {', '.join(map(str, others))}" if others else "")
+             + (f"; it is {stability['confidence']:.2f}x the next largest gap" if stability["confidence"] else "")
+             + ".")
+    if stability["count_stable"]:
+        return (f"No clear community structure: membership is not stable under resampling; treat communities "
+                f"as a coarse grouping. Only {agreement}. {count}")
+    return (f"No clear community structure: the count is not stable under resampling; treat communities as a "
+            f"coarse grouping. {count} At this count, {agreement}.")
+
+
 def communities_findings(summary):
     """Sentences on what ``communities`` found, from its ``summary.json`` record."""
     d, c = summary["dataset"], summary["communities"]
     f = c["features"]
     condition = "n/a" if f.get("condition_number") is None else format(f["condition_number"], ".3g")
+    whole = c["groups"][0] if len(c["groups"]) == 1 else None
+    basis = {"stable gap": " (the largest eigengap averaged over the whole graph and random halves)",
+             "eigengap": " (the largest eigengap)", "fixed": " (as asked)"}
     lines = [
         f"{printable(d['name'])} ({d['split']}): {d['n_images']} images, {_classes(d)}.",
         f"{c['n_communities']} communities of similar images"
-        + (f" (eigengap estimate {c['eigengap_k']})" if c.get("eigengap_k") else " over the classes")
+        + (basis.get(whole.get("count_from"), f" (eigengap estimate {whole['eigengap_k']})") if whole
+           else " over the classes")
         + f"; {len(c['mixed'])} of them mixed (no class above {summary['params']['mixed_threshold']:.0%}).",
     ]
+    if whole and whole.get("stability"):
+        lines.append(_stability_sentence(whole["n_communities"], whole["stability"]))
+    elif not whole:
+        measured = [g for g in c["groups"] if g.get("stability")]
+        if measured:
+            clear = [printable(g["name"]) for g in measured if g["stability"]["clear"]]
+            lines.append(f"A clear community structure (stable under resampling) in {len(clear)} of "
+                         f"{len(measured)} classes" + (f": {', '.join(clear[:5])}" if clear else "")
+                         + "; elsewhere treat communities as a coarse grouping.")
     communities = [x for g in c["groups"] for x in g["communities"]]
     for x in sorted(communities, key=lambda x: (-x["purity"], -x["size"]))[:1]:
         lines.append(f"The purest community: {x['size']} images, {x['purity']:.0%} {printable(x['top_class'])}.")

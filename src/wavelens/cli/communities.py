@@ -38,6 +38,9 @@ def _community_lines(result, *, limit=40):
               help="Neighbours of each image in the similarity graph.")
 @click.option("--max-communities", type=click.IntRange(min=2), default=30, show_default=True,
               help="Largest number of communities the eigengap may choose.")
+@click.option("--resamples", "n_resamples", type=click.IntRange(min=0), default=12, show_default=True,
+              help="Random halves of the images on which the count and membership are checked; the count is "
+                   "the largest eigengap averaged over them and the whole graph (0: the whole graph's alone).")
 @click.option("--communities", "n_communities", type=click.IntRange(min=2), default=None,
               help="Use this many communities instead of the eigengap estimate.")
 @click.option("--per-class", is_flag=True, help="Find communities within each class instead of over all images.")
@@ -45,17 +48,21 @@ def _community_lines(result, *, limit=40):
               help="A community is mixed when no class holds more than this share of it.")
 @output_options
 def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, level, mode, features, n_features,
-                        condition, max_features, neighbors, max_communities, n_communities, per_class, mixed_threshold, out,
+                        condition, max_features, neighbors, max_communities, n_resamples, n_communities, per_class,
+                        mixed_threshold, out,
                         overwrite, jobs, no_report):
     """Find communities of similar images in DATASET and what each is made of.
 
     Images are compared by cosine distance on selected wavelet coefficients in
-    a sparse k-nearest-neighbour graph; the eigengap of its normalized
-    Laplacian estimates the number of communities, and spectral clustering
-    finds them. Each community is listed with its class make-up; mixed ones
+    a sparse k-nearest-neighbour graph; the largest eigengap of its normalized
+    Laplacian, averaged over the whole graph and random halves of the images,
+    gives the number of communities, and spectral clustering finds them. How
+    stable the count and membership are under resampling is printed, and said
+    plainly when there is no clear structure. Each community is listed with its class make-up; mixed ones
     (no class above --mixed-threshold) show where classes overlap.
 
-    Writes OUT/summary.json and OUT/communities.csv (image index, label, community).
+    Writes OUT/summary.json and OUT/communities.csv (image index, label, community,
+    community_stability).
     """
     with OutputFolder(out, overwrite=overwrite, inputs=input_paths(dataset, data_dir=data_dir)) as target:
         if not no_report:
@@ -65,6 +72,7 @@ def communities_command(dataset, split, data_dir, limit, resize, seed, wavelet, 
                                   n_features=n_features, condition=condition, max_features=max_features,
                                   n_neighbors=neighbors,
                                   n_communities=n_communities, max_communities=max_communities,
+                                  n_resamples=n_resamples,
                                   per_class=per_class, mixed_threshold=mixed_threshold, random_state=seed, n_jobs=jobs or -1,
                                   params=params)
         result.timings_s = {"load": load_s, **result.timings_s}

@@ -17,9 +17,10 @@ from .._progress import stage
 from ..summaries import communities_findings
 from .._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from .._version import __version__
-from .clustering import describe_communities, spectral_communities
+from .clustering import describe_communities
 from .features import METHODS, select_features
 from .graph import knn_graph
+from .stability import communities_of_rows
 from ..dataset_patterns import GRAM_LIMIT, dataset_spectra, numerical_rank
 from ..datasets import Dataset
 from ..datasets._base import check_dataset
@@ -43,8 +44,15 @@ class CommunityAnalysis:
         One per graph clustered (the whole dataset, or each class): ``name``,
         ``n_images``, ``eigenvalues``, ``eigengap_k``, ``n_communities``,
         ``sigma``, ``communities`` (described), ``mixed`` (their ids).
+        ``count_from`` ('stable gap', 'eigengap' or 'fixed') and ``stability``
+        (:meth:`wavelens.communities.stability.Stability.record`, or None without resampling).
+        ``eigengap_k`` is the largest gap of the group's own eigenvalues (as plotted); the
+        count used is ``n_communities``.
     assignment : ndarray of shape (n_images,)
         Each image's community, numbered across groups.
+    stability : ndarray of shape (n_images,)
+        Share of the random halves holding each image in which it stayed in its community
+        (NaN without resampling).
 
     Examples
     --------
@@ -64,6 +72,7 @@ class CommunityAnalysis:
     assignment: np.ndarray
     timings_s: dict = field(default_factory=dict)
     command: str = None
+    stability: np.ndarray | None = None
 
     def __repr__(self):
         d = self.dataset
@@ -77,11 +86,14 @@ class CommunityAnalysis:
     @property
     def per_image(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per image: its id (and file path when it has one),
-        position, label, class name and community."""
+        position, label, class name, community and ``community_stability`` (the share of the
+        random halves holding the image in which it stayed in its community; NaN without
+        resampling)."""
         import pandas as pd
 
         d = self.dataset
-        return pd.DataFrame({**d.image_columns(), "community": self.assignment})
+        stability = np.full(len(self.assignment), np.nan) if self.stability is None else self.stability
+        return pd.DataFrame({**d.image_columns(), "community": self.assignment, "community_stability": stability})
 
     @property
     def communities(self) -> "pd.DataFrame":
@@ -122,6 +134,8 @@ class CommunityAnalysis:
                 "eigenvalues": whole["eigenvalues"] if whole else None,
                 "eigengap_k": whole["eigengap_k"] if whole else None,
                 "n_communities": int(self.assignment.max()) + 1,
+                "count_from": whole["count_from"] if whole else None,
+                "stability": whole["stability"] if whole else None,
                 "mixed": [m for g in self.groups for m in g["mixed"]],
                 "numerical_rank": self.numerical_rank,
                 "features": self.features,
@@ -140,32 +154,35 @@ def _numerical_ranks(images, layout, shape):
 
 
 def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_communities, max_communities,
-                   mixed_threshold, random_state, n_jobs, offset):
-    with stage(f"similarity graph ({name})", total=None):
-        graph, sigma = knn_graph(rows, n_neighbors=n_neighbors, n_jobs=n_jobs)
-    with stage(f"communities ({name})", total=None):
-        found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities,
-                                     random_state=random_state)
+                   n_resamples, mixed_threshold, random_state, n_jobs, offset):
+    with stage(f"similarity graph and communities ({name})", total=None):
+        found, stability, _, sigma = communities_of_rows(
+            rows, n_neighbors=n_neighbors, n_communities=n_communities, max_communities=max_communities,
+            n_resamples=n_resamples, random_state=random_state, n_jobs=n_jobs)
+    n = len(rows)
     described = describe_communities(found, labels, class_names, mixed_threshold=mixed_threshold, index=index)
     for community in described:
         community["community"] += offset
     return {
         "name": name,
-        "n_images": int(len(rows)),
+        "n_images": int(n),
         "sigma": sigma,
         "eigenvalues": [float(v) for v in found.eigenvalues],
         "eigengap_k": found.eigengap_k,
         "n_communities": found.n_communities,
+        "count_from": "fixed" if n_communities else ("stable gap" if stability else "eigengap"),
+        "stability": stability.record() if stability else None,
         "mixed": [c["community"] for c in described if c["mixed"]],
         "communities": described,
-    }, found.labels + offset
+    }, found.labels + offset, (stability.image_stability if stability else np.full(n, np.nan))
 
 
 def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, mode: str = "periodization",
                      features: str = "qr", n_features: int | None = None, condition: float = 1e5,
                      max_features: int | None = 256, n_neighbors: int = 10, n_communities: int | None = None,
-                     max_communities: int = 30, per_class: bool = False, mixed_threshold: float = 0.5,
-                     random_state: int = 0, n_jobs: int | None = -1, params: dict | None = None) -> CommunityAnalysis:
+                     max_communities: int = 30, n_resamples: int = 12, per_class: bool = False,
+                     mixed_threshold: float = 0.5, random_state: int = 0, n_jobs: int | None = -1,
+                     params: dict | None = None) -> CommunityAnalysis:
     """Communities of similar images in the wavelet space.
 
     Parameters
@@ -184,13 +201,20 @@ def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, 
     n_neighbors : int, default=10
         Neighbours of each image in the similarity graph.
     n_communities : int, default=None
-        Fixed number of communities (per group); None uses the eigengap.
+        Fixed number of communities (per group); None chooses it from the eigengap.
     max_communities : int, default=30
+    n_resamples : int, default=12
+        Random halves of the images (in complementary pairs) on which the count and
+        membership are checked: the count is the k with the largest eigengap averaged over
+        the whole graph and the halves (see :mod:`wavelens.communities.stability`). 0 takes
+        the whole graph's largest eigengap and measures no stability. Groups of fewer than
+        about 2 * (max_communities + 3) images are not resampled.
     per_class : bool, default=False
         Find communities within each class instead of over all images.
     mixed_threshold : float, default=0.5
         A community is mixed when no class holds more than this share.
     random_state : int, default=0
+        Seeds the halves, the eigensolver's start and k-means.
     n_jobs : int or None, default=-1
         Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
 
@@ -211,6 +235,7 @@ def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, 
     n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
     random_state = check_seed(random_state)
     max_communities = check_positive_int(max_communities, "max_communities", minimum=2)
+    n_resamples = check_positive_int(n_resamples, "n_resamples", minimum=0)
     if n_communities is not None:
         n_communities = check_positive_int(n_communities, "n_communities", minimum=2)
     mixed_threshold = check_fraction(mixed_threshold, "mixed_threshold", low_open=True)
@@ -253,20 +278,24 @@ def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, 
     else:
         parts = [("all", np.arange(dataset.n_images))]
     groups, assignment, offset = [], np.empty(dataset.n_images, dtype=np.int64), 0
+    stability = np.full(dataset.n_images, np.nan)
     for name, members in parts:
-        group, found = _cluster_group(
+        group, found, stable = _cluster_group(
             name, selected[members], dataset.labels[members], dataset.index[members], dataset.class_names,
             n_neighbors=n_neighbors, n_communities=n_communities, max_communities=max_communities,
-            mixed_threshold=mixed_threshold, random_state=random_state, n_jobs=n_jobs, offset=offset)
+            n_resamples=n_resamples, mixed_threshold=mixed_threshold, random_state=random_state, n_jobs=n_jobs,
+            offset=offset)
         groups.append(group)
         assignment[members] = found
+        stability[members] = stable
         offset += group["n_communities"]
     timings["communities"] = time.perf_counter() - clock
     recorded = {"wavelet": wavelet, "level": level, "mode": mode, "features": features, "n_features": n_features,
                 "condition": condition, "max_features": max_features, "n_neighbors": n_neighbors,
                 "n_communities": n_communities,
-                "max_communities": max_communities, "per_class": per_class, "mixed_threshold": mixed_threshold,
+                "max_communities": max_communities, "n_resamples": n_resamples, "per_class": per_class,
+                "mixed_threshold": mixed_threshold,
                 "random_state": random_state}
     recorded.update(params or {})
     return CommunityAnalysis(dataset, recorded, selection.summary(rows.shape[1]), ranks, groups, assignment,
-                             timings)
+                             timings, stability=stability)

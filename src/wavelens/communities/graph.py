@@ -14,7 +14,7 @@ import numpy as np
 from .._parallel import for_each_chunk
 from .._validation import WavelensError, param
 
-__all__ = ["knn_graph", "unit_rows"]
+__all__ = ["graph_from_lists", "knn_graph", "knn_lists", "unit_rows"]
 
 
 _TIE_MARGIN = 8  # neighbours queried beyond n_neighbors, to break ties by image order
@@ -28,8 +28,10 @@ def unit_rows(features):
     return x * scale[:, None], (norms > 0).astype(np.float32)
 
 
-def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
-    """Symmetric sparse kNN graph with Gaussian weights on cosine distances.
+def knn_lists(features, *, n_neighbors=10, n_jobs=-1):
+    """Each image's ``n_neighbors`` nearest other images by cosine distance, nearest first.
+
+    Equal distances (duplicate images) are broken by image order, whatever the chunks.
 
     Parameters
     ----------
@@ -40,11 +42,11 @@ def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
 
     Returns
     -------
-    graph : scipy.sparse.csr_matrix of shape (n_images, n_images)
-    sigma : float
-        The weight scale, std of the neighbour distances.
+    cos_distance : ndarray of shape (n_images, n_neighbors)
+        Cosine distances 1 - cos, in [0, 2], ascending along each row.
+    neighbor : ndarray of shape (n_images, n_neighbors)
+        The neighbours' rows.
     """
-    import scipy.sparse as sp
     from sklearn.neighbors import NearestNeighbors
 
     n = len(features)
@@ -72,8 +74,62 @@ def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
     is_self[~is_self.any(axis=1), -1] = True
     keep = ~is_self
     cosine = 0.5 * (squared[rows[keep]] + squared[neighbor[keep]] - distance[keep] ** 2)
-    cos_distance = np.clip(1.0 - cosine, 0.0, 2.0)
-    sigma = float(np.std(cos_distance)) or 1.0
-    weights = np.exp(-cos_distance ** 2 / sigma)
-    graph = sp.csr_matrix((weights, (rows[keep], neighbor[keep])), shape=(n, n))
+    cos_distance = np.clip(1.0 - cosine, 0.0, 2.0).reshape(n, n_neighbors)
+    return cos_distance, neighbor[keep].reshape(n, n_neighbors)
+
+
+def graph_from_lists(cos_distance, neighbor, *, n_neighbors=None, rows=None):
+    """The symmetric Gaussian-weighted kNN graph of neighbour lists, or of a subset of the images.
+
+    Parameters
+    ----------
+    cos_distance, neighbor : ndarray of shape (n_images, m)
+        From :func:`knn_lists`.
+    n_neighbors : int, default=None
+        Neighbours kept per image (the first ones in ``rows``); None keeps all m.
+    rows : ndarray of int, default=None
+        Images of the subset, ascending; None takes them all. Within a subset an image's
+        neighbours are its nearest among those of its list that are in the subset (fewer
+        than ``n_neighbors`` when the list holds too few of them).
+
+    Returns
+    -------
+    graph : scipy.sparse.csr_matrix of shape (len(rows), len(rows))
+    sigma : float
+    """
+    import scipy.sparse as sp
+
+    n_total, m = neighbor.shape
+    n_neighbors = m if n_neighbors is None else n_neighbors
+    if rows is None:
+        rows = np.arange(n_total)
+    position = np.full(n_total, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    column = position[neighbor[rows]]
+    keep = column >= 0
+    keep &= np.cumsum(keep, axis=1) <= n_neighbors
+    distance = np.asarray(cos_distance[rows], dtype=np.float64)[keep]
+    sigma = float(np.std(distance)) or 1.0
+    weights = np.exp(-distance ** 2 / sigma)
+    source = np.broadcast_to(np.arange(len(rows))[:, None], keep.shape)[keep]
+    graph = sp.csr_matrix((weights, (source, column[keep])), shape=(len(rows), len(rows)))
     return graph.maximum(graph.T).tocsr(), sigma
+
+
+def knn_graph(features, *, n_neighbors=10, n_jobs=-1):
+    """Symmetric sparse kNN graph with Gaussian weights on cosine distances.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_images, n_features)
+    n_neighbors : int, default=10
+    n_jobs : int or None, default=-1
+        Threads: -1 uses every core, -2 all but one, None one (as in scikit-learn).
+
+    Returns
+    -------
+    graph : scipy.sparse.csr_matrix of shape (n_images, n_images)
+    sigma : float
+        The weight scale, std of the neighbour distances.
+    """
+    return graph_from_lists(*knn_lists(features, n_neighbors=n_neighbors, n_jobs=n_jobs))

@@ -7,9 +7,9 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .._validation import WavelensError
-from ..communities.clustering import spectral_communities
 from ..communities.features import METHODS, select_features
 from ..communities.graph import knn_graph
+from ..communities.stability import communities_of_rows
 from ..communities import LAPLACIAN_SAMPLE
 from ._base import (check_choice, check_image_shape, check_int, check_real, check_wavelet_params, fit_layout,
                     random_seed, read_images, threads, transform_images)
@@ -27,7 +27,8 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
     (pivoted QR or the Laplacian score), joined into a graph of each image's
     ``n_neighbors`` nearest by cosine distance, and clustered on the
     eigenvectors of the graph's Laplacian; the number of communities is the
-    eigengap estimate unless ``n_communities`` fixes it. The same communities
+    largest eigengap averaged over the whole graph and ``n_resamples`` random
+    halves of the images, unless ``n_communities`` fixes it. The same communities
     as :func:`wavelens.communities.find_communities` for the same images.
 
     Parameters
@@ -38,6 +39,9 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
         Fixed number of communities (at least 2); None takes the eigengap estimate.
     max_communities : int, default=30
         Most communities the eigengap estimate may choose (at least 2).
+    n_resamples : int, default=12
+        Random halves on which the count and membership are checked (see
+        :mod:`wavelens.communities.stability`); 0 takes the whole graph's eigengap alone.
     features : {'qr', 'laplacian', 'all'}, default='qr'
         How wavelet coefficients are chosen (see :mod:`wavelens.communities.features`).
     n_features : int, default=None
@@ -54,7 +58,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
     image_shape : tuple of int, default=None
         Shape of the images when X holds them flattened (see :class:`WaveletTransform`).
     random_state : int, RandomState, Generator or None, default=0
-        Seeds the eigensolver's start, k-means and the Laplacian score's sample.
+        Seeds the halves, the eigensolver's start, k-means and the Laplacian score's sample.
     n_jobs : int, default=None
         Threads: None is one, -1 every core.
 
@@ -66,7 +70,10 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
     eigenvalues_ : ndarray
         Smallest eigenvalues of the graph's normalized Laplacian, ascending.
     eigengap_k_ : int
-        The eigengap estimate of the number of communities.
+        The largest gap of ``eigenvalues_`` (the whole graph's own eigengap estimate).
+    stability_ : Stability or None
+        How stable the count and membership are under random halves
+        (:class:`wavelens.communities.stability.Stability`); None without resampling.
     feature_indices_ : ndarray of int
         The wavelet coefficients used (columns of
         :meth:`WaveletTransform.transform`'s output), best first.
@@ -92,6 +99,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, *, n_neighbors: int = 10, n_communities: int | None = None, max_communities: int = 30,
+                 n_resamples: int = 12,
                  features: str = "qr", n_features: int | None = None, condition: float = 1e5,
                  max_features: int | None = 256, wavelet: str = "db1", level: int = 1, mode: str = "periodization",
                  image_shape: tuple[int, ...] | None = None,
@@ -100,6 +108,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.n_communities = n_communities
         self.max_communities = max_communities
+        self.n_resamples = n_resamples
         self.features = features
         self.n_features = n_features
         self.condition = condition
@@ -127,6 +136,7 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
         n_neighbors = check_int(self, "n_neighbors")
         n_communities = check_int(self, "n_communities", minimum=2, none=True)
         max_communities = check_int(self, "max_communities", minimum=2)
+        n_resamples = check_int(self, "n_resamples", minimum=0)
         method = check_choice(self, "features", METHODS)
         n_features = check_int(self, "n_features", none=True)
         condition = check_real(self, "condition", 1, np.inf)
@@ -159,13 +169,14 @@ class SpectralCommunities(ClusterMixin, BaseEstimator):
         selection = select_features(rows if graph is None else rows[sample], method=method, n_features=n_features,
                                     condition=condition, max_features=max_features, graph=graph)
         selected = np.ascontiguousarray(rows[:, selection.indices])
-        graph, _ = knn_graph(selected, n_neighbors=n_neighbors, n_jobs=n_jobs)
-        found = spectral_communities(graph, n_communities=n_communities, max_communities=max_communities,
-                                     random_state=seed)
+        found, stability, graph, _ = communities_of_rows(
+            selected, n_neighbors=n_neighbors, n_communities=n_communities, max_communities=max_communities,
+            n_resamples=n_resamples, random_state=seed, n_jobs=n_jobs)
         self.labels_ = found.labels
         self.n_communities_ = found.n_communities
         self.eigenvalues_ = np.asarray(found.eigenvalues)
         self.eigengap_k_ = found.eigengap_k
+        self.stability_ = stability
         self.feature_indices_ = np.asarray(selection.indices)
         self.affinity_matrix_ = graph
         return self
