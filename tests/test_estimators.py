@@ -17,7 +17,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from conftest import planted_patterns
 from wavelens import Dataset, WavelensError, analyze, decompose_images, wavelet_transform
 from wavelens._parallel import resolve_n_jobs
-from wavelens.duplicates.search import find_duplicates
 from wavelens.estimators import (NearDuplicates, PatternDecomposition, PatternDictionary, RowLayout,
                                  SpectralCommunities, WaveletTransform)
 from wavelens.estimators._base import threads
@@ -262,25 +261,31 @@ def _same_pairs(table, pairs, first, second):
     np.testing.assert_array_equal(table["exact"].to_numpy(), pairs.exact)
 
 
-def test_near_duplicates_query_is_find_duplicates_across_two_sets(rng):
+def _function_pairs(test, train=None):
+    """The pairs of wavelens.find_near_duplicates, most similar first (the estimator's order)."""
+    from wavelens import find_near_duplicates, from_arrays
+
+    found = find_near_duplicates(from_arrays(test), None if train is None else from_arrays(train)).pairs
+    order = np.lexsort((found.index_b, found.index_a, -found.similarity))
+    return type(found)(found.index_a[order], found.index_b[order], found.similarity[order], found.exact[order])
+
+
+def test_near_duplicates_query_is_find_near_duplicates_across_two_sets(rng):
     train, test = _duplicates_case(rng)
-    table = NearDuplicates(threshold=0.98).fit(train).query(test)
-    expected = find_duplicates(wavelet_transform(test)[0], wavelet_transform(train)[0], threshold=0.98,
-                               images_a=test, images_b=train)
+    table = NearDuplicates().fit(train).query(test)
     assert table.columns.tolist() == ["index_query", "index_reference", "similarity", "exact"]
-    _same_pairs(table, expected, "index_query", "index_reference")
+    _same_pairs(table, _function_pairs(test, train), "index_query", "index_reference")
     assert set(zip(table.index_query, table.index_reference, table.exact)) == {(10, 3, True), (11, 17, False),
                                                                                (12, 17, True)}
 
 
-def test_near_duplicates_find_is_find_duplicates_within_a_set(rng):
+def test_near_duplicates_find_is_find_near_duplicates_within_a_set(rng):
     train, test = _duplicates_case(rng)
     images = np.concatenate([train, test, np.zeros((2, 16, 16), np.float32)])  # and two blank copies
-    table = NearDuplicates(threshold=0.98).find(images)
-    expected = find_duplicates(wavelet_transform(images)[0], threshold=0.98, images_a=images)
+    table = NearDuplicates().find(images)
     assert table.columns.tolist() == ["index_a", "index_b", "similarity", "exact"]
-    _same_pairs(table, expected, "index_a", "index_b")
-    assert (len(images) - 2, len(images) - 1) in set(zip(table.index_a, table.index_b))
+    _same_pairs(table, _function_pairs(images), "index_a", "index_b")
+    assert set(zip(table.index_a, table.index_b)) == {(3, 50), (17, 51), (17, 52), (51, 52), (53, 54)}
 
 
 def test_exact_copies_are_exact_whatever_their_dtype(rng):
@@ -291,11 +296,12 @@ def test_exact_copies_are_exact_whatever_their_dtype(rng):
                                   float64[["index_query", "index_reference", "exact"]])
 
 
-def test_threshold_is_read_when_searching(rng):
+def test_threshold_and_ratio_are_read_when_searching(rng):
     train, test = _duplicates_case(rng)
-    index = NearDuplicates(threshold=0.98).fit(train)
-    everything = index.set_params(threshold=1e-6).query(test)
-    assert len(everything) == len(test) * len(train)
+    index = NearDuplicates().fit(train)
+    # No ratio test and the lowest threshold: every candidate (at most 2 x 8 per image) is a pair.
+    everything = index.set_params(threshold=1e-6, ratio=None).query(test)
+    assert len(test) * 8 <= len(everything) <= len(test) * 16
 
 
 # --- scikit-learn behaviour: determinism, threads, parameters, cloning -------------------------------
@@ -337,7 +343,8 @@ def test_parameters_are_keyword_only_and_clone_and_pickle(estimator, rng):
         cls("db1")
     params = estimator.get_params()
     assert params == clone(estimator).get_params()
-    assert clone(estimator).set_params(level=2).get_params()["level"] == 2
+    name = "max_shift" if cls is NearDuplicates else "level"  # NearDuplicates has no wavelet parameters
+    assert clone(estimator).set_params(**{name: 2}).get_params()[name] == 2
     images = rng.random((30, 8, 8))
     fitted = clone(estimator).fit(images)
     restored = pickle.loads(pickle.dumps(fitted))
@@ -387,6 +394,8 @@ BAD = [
     (SpectralCommunities(max_features=0), "'max_features' parameter"),
     (NearDuplicates(threshold=0), "'threshold' parameter of NearDuplicates must be a float in the range (0, 1]"),
     (NearDuplicates(threshold=1.5), "'threshold' parameter"),
+    (NearDuplicates(ratio=0), "'ratio' parameter of NearDuplicates must be a float in the range (0, 1]"),
+    (NearDuplicates(n_neighbors=2), "'n_neighbors' parameter"),
 ]
 
 

@@ -37,7 +37,8 @@ def test_notebook_tour(fashion_mnist_dir, tmp_path):
     psnr = [float(value) for _, value in rows]
     assert psnr == sorted(psnr)
     # The near-duplicates of the test images among the training images.
-    assert re.search(r"\d+ near-duplicate pairs \(cosine >= 0\.98\) between fashion-mnist \(test\) and "
-                     r"fashion-mnist \(train\): \d+ exact cop", out)
+    assert re.search(r"\d+ near-duplicate pairs \(similarity >= 0\.98 and standing out from each image's "
+                     r"neighbours, ratio 0\.25\) between fashion-mnist \(test\) and fashion-mnist \(train\) in \d+ "
+                     r"groups: \d+ exact cop", out)
     assert re.search(r"^ +id_a +id_b +similarity", out, re.M)
     assert re.search(r"test/\d+ +train/\d+ +0\.9[89]\d*", out)

@@ -73,21 +73,28 @@ def test_noise_curve_on_test_split(fashion_mnist_dir, tmp_path):
 def test_test_versus_train_duplicates(fashion_mnist_dir, tmp_path):
     out = tmp_path / "dup"
     result = run_cli("duplicates", "fashion-mnist", "--split", "test", "fashion-mnist", "--split-b", "train",
-                     "--threshold", "0.995", "--out", out)
+                     "--out", out)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     counts = summary["duplicates"]
     assert summary["dataset_a"]["n_images"] == 10000 and summary["dataset_b"]["n_images"] == 60000
-    assert counts["n_pairs"] > 0 and counts["n_labels_disagree"] <= counts["n_pairs"]
-    # Re-check the top pair from the pixels: same cosine (Haar with periodization keeps inner products).
+    # The adaptive cut flags the few copies (186 pairs when measured), not the 33,324 pairs of a fixed cosine 0.98.
+    assert 50 <= counts["n_pairs"] <= 500 and counts["n_labels_disagree"] <= counts["n_pairs"]
+    assert "drop those" in result.stdout and "from the test set" in result.stdout
     import csv
 
     with open(out / "duplicates.csv") as handle:
-        top = next(csv.DictReader(handle))
-    test = load_dataset("fashion-mnist", split="test").images[int(top["index_a"])].ravel().astype(np.float64)
-    train = load_dataset("fashion-mnist", split="train").images[int(top["index_b"])].ravel().astype(np.float64)
-    cosine = test @ train / np.linalg.norm(test) / np.linalg.norm(train)
-    assert cosine == pytest.approx(float(top["similarity"]), abs=1e-5) and cosine >= 0.995
+        rows = list(csv.DictReader(handle))
+    similarity, reference = (np.array([float(r[k]) for r in rows]) for k in ("similarity", "reference"))
+    assert (similarity >= 0.9).all() and ((1 - similarity) <= 0.25 * (1 - reference) + 1e-6).all()
+    # The top pair re-checked from the pixels: a correlation at least its similarity at some shift of <= 2 px.
+    top = max(rows, key=lambda r: float(r["similarity"]))
+    test = load_dataset("fashion-mnist", split="test").images[int(top["index_a"])].astype(np.float64)
+    train = load_dataset("fashion-mnist", split="train").images[int(top["index_b"])].astype(np.float64)
+    best = max(np.corrcoef(test[max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)].ravel(),
+                           train[max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)].ravel())[0, 1]
+               for dy in range(-2, 3) for dx in range(-2, 3))
+    assert best == pytest.approx(float(top["similarity"]), abs=1e-4)
 
 
 def test_communities_on_a_subsample(fashion_mnist_dir, tmp_path):

@@ -195,12 +195,13 @@ def test_duplicates_cli_across_npz_files(tmp_path, rng):
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())["duplicates"]
     assert summary == {"n_pairs": 1, "n_exact": 1, "n_labels_disagree": 1, "n_images_a_with_duplicate": 1,
-                       "n_images_b_with_duplicate": 1}
+                       "n_images_b_with_duplicate": 1, "n_groups": 1}
     with open(out / "duplicates.csv") as handle:
         rows = list(csv.DictReader(handle))
+    assert float(rows[0].pop("reference")) < 0.95  # the similarity the copy stood out from
     assert rows == [{"id_a": "5", "id_b": "4", "index_a": "5", "index_b": "4", "similarity": "1.000000",
                      "label_a": "2", "label_b": "1", "class_a": "2", "class_b": "1", "labels_disagree": "True",
-                     "exact": "True"}]
+                     "exact": "True", "group": "0"}]
 
 
 @pytest.mark.parametrize("args, match", [

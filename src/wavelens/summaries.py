@@ -161,13 +161,33 @@ def communities_findings(summary):
 
 
 def duplicates_findings(summary):
-    """Sentences on what ``duplicates`` found, from its ``summary.json`` record."""
-    d, a, b = summary["duplicates"], summary["dataset_a"], summary["dataset_b"]
-    where = (f"within {printable(a['name'])}" if b is None else
-             f"between {printable(a['name'])} ({a.get('split', '')}) and {printable(b['name'])} ({b.get('split', '')})")
-    return [f"{d['n_pairs']} near-duplicate pairs (cosine >= {summary['params']['threshold']}) {where}: "
-            f"{d['n_exact']} exact copies, {d['n_labels_disagree']} pairs whose labels disagree.",
-            f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate."]
+    """Sentences on what ``duplicates`` found and what to do about it, from its ``summary.json`` record."""
+    d, a, b, params = summary["duplicates"], summary["dataset_a"], summary["dataset_b"], summary["params"]
+    name_a = f"{printable(a['name'])} ({a.get('split', '')})"
+    where = f"within {printable(a['name'])}" if b is None else f"between {name_a} and {printable(b['name'])} ({b.get('split', '')})"
+    ratio = params.get("ratio")
+    if "ratio" not in params:  # results of wavelens before 0.x: a fixed cosine
+        how = f"cosine >= {params['threshold']}"
+    elif ratio is None:
+        how = f"similarity >= {params['threshold']}, a fixed cut"
+    else:
+        how = f"similarity >= {params['threshold']} and standing out from each image's neighbours, ratio {ratio}"
+    n_pairs, groups = d["n_pairs"], d.get("n_groups")
+    lines = [f"{n_pairs} near-duplicate pairs ({how}) {where}"
+             + (f" in {groups} groups" if groups is not None else "")
+             + f": {d['n_exact']} exact copies, {d['n_labels_disagree']} pairs whose labels disagree."]
+    if b is None:
+        lines.append(f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate"
+                     + (": keep one image of each group, or they weigh double in training and evaluation."
+                        if n_pairs else "."))
+    else:
+        n = d["n_images_a_with_duplicate"]
+        lines.append(f"{n} images of A have a near-duplicate in B"
+                     + (f": if A is a test set and B its training set, drop those {n} images from the test set, "
+                        "or the test accuracy is inflated." if n else "."))
+    if d["n_labels_disagree"]:
+        lines.append(f"{d['n_labels_disagree']} pairs have different labels (listed first): check which label is right.")
+    return lines
 
 
 def noise_curve_findings(record):

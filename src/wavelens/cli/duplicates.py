@@ -8,7 +8,7 @@ from ..report._drawing import start_figure_process
 from ..datasets import load_dataset
 from ..duplicates import find_near_duplicates
 from ..results import OutputFolder, write_duplicates
-from ._options import command_line, flags, ImageSize, input_paths, Seed, output_options, wavelet_options
+from ._options import command_line, flags, ImageSize, input_paths, Seed, output_options
 
 
 @click.command("duplicates")
@@ -24,22 +24,31 @@ from ._options import command_line, flags, ImageSize, input_paths, Seed, output_
               help="Use a stratified random subsample of N images of each dataset (drawn with --seed).")
 @click.option("--resize", type=ImageSize(), default=None, help="Resize image-folder images to HxW.")
 @click.option("--seed", type=Seed(), default=0, show_default=True, help="Seed of --limit's subsample.")
-@wavelet_options
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.98, show_default=True,
-              help="Cosine similarity in the wavelet space at or above which two images are near-duplicates.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
+              help="Lowest similarity (best correlation over small shifts) of a near-duplicate pair.")
+@click.option("--ratio", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
+              help="How far a pair must stand out: 1 - similarity at most RATIO times the distance to the "
+                   "image's 6th most similar candidate.")
+@click.option("--fixed", is_flag=True, help="No ratio test: flag every pair at or above --threshold.")
+@click.option("--max-shift", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Largest shift (pixels) undone when comparing two images.")
 @output_options
-def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, resize, seed, wavelet, level, mode,
-                       threshold, out, overwrite, jobs, no_report):
-    """Find near-duplicate images within DATASET_A, or between DATASET_A and DATASET_B.
+def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, resize, seed, threshold, ratio, fixed,
+                       max_shift, out, overwrite, jobs, no_report):
+    """Find exact copies and near-duplicate images within DATASET_A, or of DATASET_A's images in DATASET_B.
 
-    Two images are near-duplicates when the cosine similarity of their wavelet
-    coefficients is at least --threshold; identical images are flagged as
-    exact. For train/test leakage, compare test against train:
+    Candidates are each image's nearest images by a coarse descriptor; a pair's
+    similarity is the best correlation of the two images over shifts of up to
+    --max-shift pixels (blind to brightness and contrast). A pair is flagged
+    when its similarity is at least --threshold and it stands out from the
+    image's other near images (--ratio; --fixed turns that off). Identical
+    images are flagged as exact. For train/test leakage, compare test against train:
 
         wavelens duplicates fashion-mnist --split test fashion-mnist --split-b train --out DIR
 
-    Writes OUT/duplicates.csv (a row per pair: both images' ids and positions,
-    similarity, exact, both labels and classes, whether they disagree) and
+    Writes OUT/duplicates.csv (a row per pair, label-disagreeing pairs first:
+    both images' ids and positions, similarity, exact, both labels and classes,
+    whether they disagree, the reference similarity, the group) and
     OUT/summary.json with the counts.
     """
     inputs = input_paths(dataset_a, dataset_b, data_dir=data_dir)
@@ -53,7 +62,7 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
             with flags(split="--split-b"):
                 b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
         load_s = time.perf_counter() - start
-        result = find_near_duplicates(a, b, threshold=threshold, wavelet=wavelet, level=level, mode=mode,
+        result = find_near_duplicates(a, b, threshold=threshold, ratio=None if fixed else ratio, max_shift=max_shift,
                                       n_jobs=jobs or -1, params={"limit": limit, "random_state": seed})
         result.timings_s = {"load": load_s, **result.timings_s}
         result.command = command_line()
@@ -61,5 +70,5 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
     click.echo(result.summary())
     for row in result.pairs_table.head(10).itertuples():
         click.echo(f"  A {row.id_a} ({row.class_a}) ~ B {row.id_b} ({row.class_b}): {row.similarity:.4f}"
-                   + (" exact" if row.exact else ""))
+                   + (" exact" if row.exact else "") + (" labels disagree" if row.labels_disagree else ""))
     click.echo(f"Results in {out}/: duplicates.csv, summary.json" + ("." if no_report else ", report.html."))

@@ -23,12 +23,18 @@ __all__ = ["DuplicatePairs", "find_duplicates", "image_digests", "match_rows"]
 
 @dataclass
 class DuplicatePairs:
-    """Pairs (index in A, index in B) with their cosine similarity, most similar first."""
+    """Pairs (index in A, index in B) with their similarity and whether they are exact copies.
+
+    ``reference`` (near-duplicate search only) is, for each pair, the similarity of the
+    query image to its reference neighbour, against which the pair stood out (NaN for
+    exact copies found by their digest alone).
+    """
 
     index_a: np.ndarray
     index_b: np.ndarray
     similarity: np.ndarray
     exact: np.ndarray
+    reference: np.ndarray | None = None
 
     def __len__(self):
         return len(self.index_a)

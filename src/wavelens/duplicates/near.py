@@ -1,0 +1,136 @@
+"""Near-duplicate pairs: candidates by descriptor, verified by shifted correlation, cut adaptively.
+
+1. Every image is made gray and small (at most ``size`` pixels a side), in two
+   versions, plain and posed (:mod:`wavelens.duplicates._images`).
+2. Candidates: each query image's ``n_neighbors`` nearest images of the other
+   set (or of its own set) by the cosine of each version's coarse descriptor,
+   the two lists joined.
+3. Verification: each candidate pair gets the larger of two scores, the best
+   correlation of the plain images over shifts of up to ``max_shift`` pixels
+   (counted at the original size) and that of the posed images over shifts of
+   1 pixel (:mod:`wavelens.duplicates._verify`).
+4. The cut: a pair is flagged when its score is at least ``threshold`` and,
+   unless ``ratio`` is None, its distance 1 - score is at most ``ratio`` times
+   the query's distance to its ``reference_rank``-th best candidate: it stands
+   out from what is merely similar in this dataset.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._parallel import for_each_chunk, into_rows
+from ._images import descriptors, posed, working_images
+from ._neighbors import nearest
+from ._verify import best_correlation
+
+__all__ = ["Candidates", "flag", "score_candidates"]
+
+REFERENCE_RANK = 6
+SMALL = 16
+
+
+@dataclass
+class Candidates:
+    """Each query's verified candidates: ``index`` into the reference set and ``score``, best first
+    (``-inf`` where a row has fewer), and ``reference``, the score of its ``REFERENCE_RANK``-th best."""
+
+    index: np.ndarray
+    score: np.ndarray
+    reference: np.ndarray
+
+
+def _posed(images, n_jobs):
+    out = np.empty_like(images)
+    for_each_chunk(lambda start, stop: posed(images[start:stop]), len(images), n_jobs=n_jobs, store=into_rows(out))
+    return out
+
+
+def _versions(stored, pixel_max, size, n_jobs):
+    """The plain images (at most ``size`` a side), their small (at most ``SMALL``) and posed small
+    versions, and the descriptors of the small and posed ones."""
+    plain = working_images(stored, pixel_max, size, n_jobs=n_jobs)
+    small = working_images(plain, None, SMALL, n_jobs=n_jobs) if max(plain.shape[1:]) > SMALL else plain
+    pose = _posed(small, n_jobs)
+    return plain, small, pose, descriptors(small), descriptors(pose)
+
+
+def _union(index_1, index_2):
+    """Each row's indices of both lists, first occurrences kept, the rest set to -1."""
+    both = np.concatenate([index_1, index_2], axis=1)
+    order = np.argsort(both, axis=1, kind="stable")
+    ranked = np.take_along_axis(both, order, 1)
+    repeat = np.zeros_like(ranked, dtype=bool)
+    repeat[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    out = both.copy()
+    np.put_along_axis(out, order, np.where(repeat, -1, ranked), 1)
+    return out
+
+
+def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, size=16, n_neighbors=8,
+                     max_shift=2, n_jobs=-1) -> Candidates:
+    """Verified candidates of each image of A among B (or among A without itself).
+
+    Parameters
+    ----------
+    stored_a, stored_b : ndarray of shape (n, H, W) or (n, H, W, C)
+        Pixels (with their ``pixel_max``) or float images; ``stored_b`` None searches within A.
+    size, n_neighbors, max_shift, n_jobs :
+        See :func:`wavelens.find_near_duplicates`.
+
+    Returns
+    -------
+    Candidates
+    """
+    within = stored_b is None
+    plain_a, small_a, pose_a, d_plain_a, d_pose_a = _versions(stored_a, pixel_max_a, size, n_jobs)
+    if within:
+        plain_b, small_b, pose_b, d_plain_b, d_pose_b = plain_a, small_a, pose_a, None, None
+        n_b = len(plain_a) - 1
+    else:
+        plain_b, small_b, pose_b, d_plain_b, d_pose_b = _versions(stored_b, pixel_max_b, size, n_jobs)
+        n_b = len(plain_b)
+    k = min(n_neighbors, n_b)
+    n_a = len(plain_a)
+    if k < 1 or n_a == 0:
+        empty = np.zeros((n_a, 0))
+        return Candidates(empty.astype(np.int64), empty, np.full(n_a, -np.inf))
+    index = _union(nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs)[0],
+                   nearest(d_pose_a, d_pose_b, k, n_jobs=n_jobs)[0])
+    valid = index >= 0
+    rows_a = np.broadcast_to(np.arange(n_a)[:, None], index.shape)[valid]
+    rows_b = index[valid]
+    shift = max(1, round(max_shift * plain_a.shape[1] / stored_a.shape[1]))
+    score = np.full(index.shape, -np.inf)
+    found = best_correlation(plain_a, plain_b, rows_a, rows_b, max_shift=shift, n_jobs=n_jobs)
+    if small_a is not plain_a:
+        np.maximum(found, best_correlation(small_a, small_b, rows_a, rows_b, max_shift=1, n_jobs=n_jobs), out=found)
+    np.maximum(found, best_correlation(pose_a, pose_b, rows_a, rows_b, max_shift=1, n_jobs=n_jobs), out=found)
+    score[valid] = found
+    order = np.lexsort((index, -score), axis=1)
+    index, score = np.take_along_axis(index, order, 1), np.take_along_axis(score, order, 1)
+    rank = min(REFERENCE_RANK, index.shape[1]) - 1
+    return Candidates(index, score, score[:, rank])
+
+
+def flag(candidates: Candidates, *, threshold: float, ratio: float | None, within: bool):
+    """The flagged pairs (index_a, index_b, score, reference): score >= threshold and, with a ratio,
+    1 - score <= ratio * (1 - reference). Within one set each pair i < j is given once, flagged when
+    it passes from either end."""
+    index, score = candidates.index, candidates.score
+    reference = np.broadcast_to(candidates.reference[:, None], score.shape)
+    keep = (index >= 0) & (score >= threshold - 1e-9)
+    if ratio is not None:
+        keep &= (1.0 - score) <= ratio * (1.0 - np.maximum(reference, -1.0)) + 1e-12
+    rows, cols = np.nonzero(keep)
+    a, b, s, ref = rows.astype(np.int64), index[rows, cols], score[rows, cols], reference[rows, cols]
+    if within:
+        a, b = np.minimum(a, b), np.maximum(a, b)
+        # A pair passed from both ends is kept once: the end where it stands out most.
+        distance = np.where(np.isfinite(ref), (1 - s) / np.maximum(1 - ref, 1e-12), 0.0)
+        order = np.lexsort((distance, b, a))
+        a, b, s, ref = a[order], b[order], s[order], ref[order]
+        first = np.ones(len(a), dtype=bool)
+        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        a, b, s, ref = a[first], b[first], s[first], ref[first]
+    return a, b, s, ref
