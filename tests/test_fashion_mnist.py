@@ -110,3 +110,26 @@ def test_communities_on_a_subsample(fashion_mnist_dir, tmp_path):
     assert sum(c["size"] for c in groups) == 7000
     # Trousers and bags are distinctive: some community is nearly all one of them.
     assert any(c["top_class"] in ("Trouser", "Bag") and c["purity"] > 0.9 for c in groups)
+
+
+def test_audit_finds_flipped_labels_in_the_test_split(fashion_mnist_dir):
+    """5% of the 10,000 test labels flipped uniformly: the label-error score ranks them first."""
+    from sklearn.metrics import average_precision_score
+
+    import wavelens
+
+    data = load_dataset("fashion-mnist", split="test", data_dir=fashion_mnist_dir)
+    rng = np.random.default_rng(0)
+    flipped = rng.random(data.n_images) < 0.05
+    noisy = data.labels.copy()
+    noisy[flipped] = (noisy[flipped] + rng.integers(1, 10, flipped.sum())) % 10
+    found = wavelens.audit(wavelens.Dataset(None, noisy, data.class_names, name="fm", split="test",
+                                            source="test", pixels=data.pixels),
+                           checks=["label_errors", "classes"])
+    table = found.per_image
+    assert average_precision_score(flipped, table["label_error_score"]) > 0.85
+    chosen = table["is_label_error"].to_numpy()
+    assert flipped[chosen].mean() > 0.5 and chosen[flipped].mean() > 0.8  # precision, recall of the flagged set
+    assert (table.loc[flipped & chosen, "suggested_label"] == data.labels[flipped & chosen]).mean() > 0.8
+    pairs = found.confusable_classes.head(3)
+    assert {"Shirt", "T-shirt/top"} in [{a, b} for a, b in zip(pairs["class_a"], pairs["class_b"])]

@@ -210,3 +210,16 @@ def test_to_png_crops_to_the_drawing_and_keeps_what_lies_outside_the_canvas():
     FigureCanvasBase(figure)
     figure.add_subplot().plot([0, 1], [0, 1])
     _png_ok(figures.to_png(figure))
+
+
+def test_audit_report_in_browser_shows_each_gallery(browser, tmp_path):
+    out = tmp_path / "audit"
+    result = run_cli("audit", "digits", "--checks", "label_errors,duplicates,outliers,classes", "--out", out)
+    assert result.returncode == 0, result.stderr
+    _check_page(browser, out / "report.html",
+                ["findings", "issues", "label-errors", "outliers", "low-information", "duplicates",
+                 "confusable-classes", "provenance"])
+    alts = browser.execute_script("return Array.from(document.images).map(i => i.alt)")
+    assert {"Likely label errors", "Outliers", "Near-duplicates and leaks", "class overlap"} <= set(alts)
+    text = browser.find_element("tag name", "body").text
+    assert "Label errors:" in text and "Confusable classes:" in text

@@ -138,10 +138,11 @@ def test_any_channel_count_is_drawn(tmp_path, capsys, channels):
 def test_channel_counts_from_an_npz_through_every_command(tmp_path, capsys, channels):
     rng = np.random.default_rng(channels)
     data = tmp_path / "data.npz"
-    np.savez(data, images=(rng.random((48, 8, 8, channels)) * 255).astype(np.uint8),
-             labels=np.repeat([0, 1, 2], 16))
+    images = (rng.random((48, 8, 8, channels)) * 255).astype(np.uint8)
+    images[47] = images[0]  # a copy, for the duplicates report to show
+    np.savez(data, images=images, labels=np.repeat([0, 1, 2], 16))
     runs = {"analyze": (["--patterns", "6", "--random-repeats", "2"], 9),
-            "communities": (["--max-communities", "4"], 2),
+            "communities": (["--max-communities", "4"], 3),
             "duplicates": (["--threshold", "0.5"], 1),
             "noise-curve": (["--patterns", "6", "--fractions", "0,1", "--random-repeats", "1"], 2)}
     for command, (args, n_images) in runs.items():
@@ -250,7 +251,7 @@ def test_text_in_communities_and_duplicates_is_escaped(tmp_path, capsys, results
     _edit_json(folder / "summary.json", change)
     code, _, err = _run(["report", folder], capsys)
     assert code == 0, err
-    html = _check_page(folder / "report.html", 2)
+    html = _check_page(folder / "report.html", 3)  # the gap profile, the eigenvalues, the members
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;all&gt;" in html
 
     folder = _copy(results["duplicates"], tmp_path, "d")

@@ -11,6 +11,8 @@ The modules follow the pipeline:
 - :mod:`~wavelens.analysis` (``analyze`` -> :class:`Analysis`), :mod:`~wavelens.communities`
   (``find_communities`` -> :class:`CommunityAnalysis`) and :mod:`~wavelens.duplicates`
   (``find_near_duplicates`` -> :class:`DuplicateAnalysis`): the analyses and their results;
+- :mod:`~wavelens.auditing` (``audit`` -> :class:`Audit`): every check at once, a row per image
+  of what to fix (label errors, duplicates, outliers, confusable classes);
 - :mod:`~wavelens.summaries` (findings in words), :mod:`~wavelens.results` (result files) and
   :mod:`~wavelens.report` (the HTML report);
 - :mod:`~wavelens.estimators`: the same steps as scikit-learn estimators;
@@ -27,6 +29,7 @@ _HOMES = {
     "WavelensError": "._validation",
     "Analysis": ".analysis", "analyze": ".analysis", "noise_curve": ".analysis", "NoiseCurve": ".analysis",
     "CommunityAnalysis": ".communities", "find_communities": ".communities",
+    "Audit": ".auditing", "audit": ".auditing",
     "DuplicateAnalysis": ".duplicates", "find_near_duplicates": ".duplicates",
     "Dataset": ".datasets", "load_dataset": ".datasets", "from_arrays": ".datasets", "from_huggingface": ".datasets",
     "ImagePatterns": ".decomposition", "decompose_images": ".decomposition", "image_patterns": ".decomposition",
@@ -52,6 +55,7 @@ def __dir__():
 
 __all__ = [
     "Analysis",
+    "Audit",
     "CommunityAnalysis",
     "DuplicateAnalysis",
     "Dataset",
@@ -66,6 +70,7 @@ __all__ = [
     "WavelensError",
     "__version__",
     "analyze",
+    "audit",
     "decompose_images",
     "find_communities",
     "find_near_duplicates",

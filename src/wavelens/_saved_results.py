@@ -140,6 +140,9 @@ _SCHEMAS = {
             "numerical_rank": {"pixel": _or_none("number"), "wavelet": _or_none("number")},
             "features": {"n_features": "count", "n_total": "count", "method": "name"},
             "groups": _list({"name": "name", "eigenvalues": _list("number", 1), "eigengap_k": "count",
+                             "count_from?": "name", "n_communities?": "count",
+                             "stability?": _or_none({"gap_profile": _list("number"), "clear?": "flag",
+                                                     "n_resamples?": "count"}),
                              "communities": _list({"community": "count", "size": "count", "purity": "number",
                                                    "top_class": "name", "mixed": "flag",
                                                    "classes": _mapping("count")})}, 1),
@@ -152,6 +155,24 @@ _SCHEMAS = {
         "duplicates": {"n_pairs": "count", "n_exact": "count", "n_labels_disagree": "count",
                        "n_images_a_with_duplicate": "count"},
     },
+    "audit": {
+        "audit": {
+            "dataset": _DATASET,
+            "dataset_b": _or_none({"name": "name", "split?": "name"}),
+            "checks": _list("name", 1),
+            "label_errors": _or_none({"n_flagged": "count", "n_estimated": "count",
+                                      "top_suggestions": _list({"label": "name", "suggested": "name",
+                                                                "count": "count"})}),
+            "outliers": _or_none({"n_outliers": "count", "n_class_outliers": "count", "n_low_information": "count",
+                                  "z_cut": "number"}),
+            "classes": _or_none({"confusable": _list({"class_a": "name", "class_b": "name", "overlap": "number",
+                                                      "share_a_to_b": "number", "share_b_to_a": "number"}),
+                                 "self_share": _list("number")}),
+            "duplicates?": _or_none({"summary": _list("name")}),
+            "communities?": _or_none({"summary": _list("name"), "n_communities": "count"}),
+            "analysis?": _or_none({"summary": _list("name")}),
+        },
+    },
     "noise-curve": {
         "dataset": {"name": "name", "split?": "name"},
         "rows": _list({"kind": "name", "fraction": "number", "nmi": "number", "random_nmi?": _or_none("number")}, 1),
@@ -160,10 +181,12 @@ _SCHEMAS = {
 
 
 def summary_kind(name, s):
-    """Which command wrote the summary ``s`` read from the file ``name``: 'analyze', 'communities',
+    """Which command wrote the summary ``s`` read from the file ``name``: 'analyze', 'audit', 'communities',
     'duplicates' or 'noise-curve' (the key of its layout in ``_SCHEMAS``)."""
     if name == "noise_curve.json":
         return "noise-curve"
+    if isinstance(s, dict) and "audit" in s:
+        return "audit"
     if isinstance(s, dict) and "communities" in s:
         return "communities"
     if isinstance(s, dict) and "duplicates" in s:

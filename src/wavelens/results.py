@@ -186,7 +186,10 @@ def write_report(result, path, *, overwrite=False):
         raise WavelensError(f"The report path {shown(path)}: its folder does not exist; create it first.")
     with tempfile.TemporaryDirectory(prefix=".wavelens-report-", dir=path.parent) as folder:
         folder = Path(folder)
-        if hasattr(result, "tables"):
+        if hasattr(result, "scores"):
+            _audit_files(result, folder)
+            _build_report(folder)
+        elif hasattr(result, "tables"):
             start_report(folder, summary=result.to_dict(), saved=_analysis_arrays(result, result.tables())).write()
         else:
             if hasattr(result, "rows"):
@@ -334,3 +337,32 @@ def write_duplicates(result, out, *, overwrite=False, report=True):
 def _duplicate_files(result, folder):
     result.pairs_table.to_csv(folder / "duplicates.csv", index=False, float_format="%.6f", encoding="utf-8")
     write_pair_images(folder / "report.npz", result.pairs, result.dataset_a, result.dataset_b)
+
+
+def write_audit(result, out, *, overwrite=False, report=True):
+    """``issues.csv`` (:attr:`Audit.per_image`), ``confusable_classes.csv``, ``class_overlap.csv``,
+    ``duplicates.csv`` (when the duplicates check ran), ``summary.json`` and the report of an
+    :class:`~wavelens.auditing.Audit`."""
+    start = time.perf_counter()
+    inputs = _inputs(result.dataset) + (_inputs(result.dataset_b) if result.dataset_b is not None else [])
+    with _staging(out, overwrite, inputs) as staging:
+        _audit_files(result, staging)
+        summary = _finish(staging, result, start)
+        if report:
+            _build_report(staging)
+    return summary
+
+
+def _audit_files(result, folder):
+    from .report.arrays import audit_gallery_arrays
+
+    result.per_image.to_csv(folder / "issues.csv", index=False, float_format="%.6g", encoding="utf-8")
+    if result.overlap is not None:
+        result.confusable_classes.to_csv(folder / "confusable_classes.csv", index=False, float_format="%.6f",
+                                         encoding="utf-8")
+        result.class_overlap.to_csv(folder / "class_overlap.csv", float_format="%.6f", encoding="utf-8")
+    if result.duplicates is not None:
+        result.duplicates.pairs_table.to_csv(folder / "duplicates.csv", index=False, float_format="%.6f",
+                                             encoding="utf-8")
+    np.savez(folder / "report.npz", **audit_gallery_arrays(result))
+    write_json(folder / "summary.json", result.to_dict())

@@ -26,11 +26,12 @@ def _z(z):
 
 
 def _p(stats):
+    """The permutation p-value, or nothing when it is only the floor the repeats allow (1 / (repeats + 1)):
+    then z says more."""
     repeats = stats["random"]["repeats"]
     if stats["p_value"] <= 1 / (repeats + 1):
-        return (f"permutation p = {stats['p_value']:.2g}, the smallest {repeats} permutations can give; "
-                "999 random repeats resolve p down to 0.001")
-    return f"permutation p = {stats['p_value']:.2g}"
+        return ""
+    return f", permutation p = {stats['p_value']:.2g}"
 
 
 def association_verdict(stats):
@@ -47,7 +48,7 @@ def _association(stats, what):
     if "random" not in stats:
         return line + "; no random-label control was run (random_repeats was 0)."
     return (line + f", against {stats['random']['nmi']:.4f} +/- {stats['random']['nmi_std']:.2g} with randomly "
-            f"permuted labels (z = {_z(stats['z_score'])}, {_p(stats)}): {association_verdict(stats)}.")
+            f"permuted labels (z = {_z(stats['z_score'])}{_p(stats)}): {association_verdict(stats)}.")
 
 
 def _classes(record):
@@ -75,7 +76,8 @@ def analysis_findings(summary):
         f"{lr['rank_median']:g} of {lr['max_possible_rank']} rank-1 patterns for {lr['energy']:.0%} of its energy "
         f"(mean {lr['rank_mean']:.2f}; 95% of images need at most {lr['rank_p95']:g}, the most {lr['rank_max']}).",
         f"Rebuilt from those patterns, the median image has PSNR {psnr} and relative error "
-        f"{lr['relative_error_median']:.3f}; median numerical rank {lr['numerical_rank_median']:g}.",
+        f"{lr['relative_error_median']:.3f}; the median image needs {lr['numerical_rank_median']:g} patterns to be "
+        "rebuilt exactly (its numerical rank).",
     ]
     if a.get("label_noise"):
         lines.append(f"Labels: {a['label_noise']:.0%} replaced at random (label noise).")
@@ -87,9 +89,10 @@ def analysis_findings(summary):
     lines.append(_association(image, f"The {image['n_patterns']} image-pattern prototypes{source} (counts) go"))
     lines.append(_association(data, f"The {data['n_patterns']} dataset patterns{source} (energy shares) go"))
     if sp.get("numerical_rank_wavelet") is not None:
-        lines.append(f"Dataset matrix: numerical rank {_number(sp['numerical_rank_wavelet'])} (pixels: "
-                     f"{_number(sp.get('numerical_rank_pixel'))}); {_number(sp.get('n_patterns_at_energy'))} "
-                     f"dataset patterns hold {sp.get('energy', lr['energy']):.0%} of its energy.")
+        lines.append(f"Together the images span {_number(sp['numerical_rank_wavelet'])} independent directions "
+                     f"(the numerical rank of the dataset matrix; {_number(sp.get('numerical_rank_pixel'))} in "
+                     f"pixels), and {_number(sp.get('n_patterns_at_energy'))} dataset patterns hold "
+                     f"{sp.get('energy', lr['energy']):.0%} of their energy.")
     curve = a.get("noise_curve")
     if curve:
         half = min(curve, key=lambda r: abs(r["fraction"] - 0.5))
@@ -199,4 +202,57 @@ def noise_curve_findings(record):
             lines.append(f"NMI of {what} with classes: {rows[0]['nmi']:.3f} at {rows[0]['fraction']:.0%} random "
                          f"labels, {rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%} (permuted-label control "
                          f"{_number(rows[-1].get('random_nmi'))}).")
+    return lines
+
+
+def _share(part, whole):
+    return f"{100 * part / whole:.1f}%" if whole else "0%"
+
+
+def audit_findings(summary):
+    """What ``wavelens audit`` found, each finding with what to do about it (from ``summary.json``)."""
+    a = summary["audit"]
+    d = a["dataset"]
+    n = d["n_images"]
+    name = f"{printable(d['name'])} ({printable(d.get('split', ''))})"
+    lines = [f"{name}: {n} images of {image_shape_text(d['image_shape'])}, {_classes(d)}; "
+             f"checks: {', '.join(a['checks'])}."]
+    errors = a.get("label_errors")
+    if errors is not None:
+        flagged = errors["n_flagged"]
+        if flagged:
+            top = "; ".join(f"{printable(s['label'])} -> {printable(s['suggested'])} ({s['count']})"
+                            for s in errors["top_suggestions"][:3])
+            lines.append(f"Label errors: {flagged} images ({_share(flagged, n)}) look mislabeled: their nearest "
+                         f"images are mostly of another class (most often {top}). Look at them in issues.csv, "
+                         "highest label_error_score first, and relabel (suggested_class) or drop those that "
+                         "are wrong; some are only ambiguous images.")
+        else:
+            lines.append("Label errors: no image looks mislabeled: every image's nearest images agree with "
+                         "its label as much as is usual for its class.")
+    outliers = a.get("outliers")
+    if outliers is not None:
+        lines.append(f"Outliers: {outliers['n_outliers']} images lie far from every other image, and "
+                     f"{outliers['n_class_outliers']} far from the rest of their class (robust z > "
+                     f"{outliers['z_cut']:g}): check that they belong in the dataset and in their class.")
+        low = outliers["n_low_information"]
+        if low:
+            lines.append(f"Low information: {low} images are blank, near-constant or clipped: drop them, or "
+                         "find what broke when they were made.")
+    classes = a.get("classes")
+    if classes is not None and classes["confusable"]:
+        first = classes["confusable"][0]
+        others = ", ".join(f"{printable(c['class_a'])} / {printable(c['class_b'])}"
+                           for c in classes["confusable"][1:3])
+        lines.append(f"Confusable classes: {printable(first['class_a'])} and {printable(first['class_b'])} mix "
+                     f"most ({100 * first['share_a_to_b']:.0f}% of the nearest images of "
+                     f"{printable(first['class_a'])} are {printable(first['class_b'])}, "
+                     f"{100 * first['share_b_to_a']:.0f}% the other way)"
+                     + (f", then {others}" if others else "")
+                     + ": expect a classifier to confuse them; check that the labeling rules separate them.")
+    for part in ("duplicates", "communities"):
+        if a.get(part) is not None:
+            lines.extend(a[part]["summary"])
+    if a.get("analysis") is not None:
+        lines.extend(line for line in a["analysis"]["summary"] if "go with the classes" in line)
     return lines

@@ -55,6 +55,7 @@ from .datasets import datasets_command, wavelets_command  # noqa: E402
 from .noise_curve import noise_curve_command  # noqa: E402
 from .communities import communities_command  # noqa: E402
 from .duplicates import duplicates_command  # noqa: E402
+from .audit import audit_command  # noqa: E402
 from .report import report_command  # noqa: E402
 
 for _signum, _handler in _STARTING.items():
@@ -79,6 +80,7 @@ cli.add_command(analyze_command)
 cli.add_command(noise_curve_command)
 cli.add_command(communities_command)
 cli.add_command(duplicates_command)
+cli.add_command(audit_command)
 cli.add_command(report_command)
 cli.add_command(datasets_command)
 cli.add_command(wavelets_command)

@@ -34,7 +34,8 @@ FLAGS = {
     "label_noise": "--label-noise", "fractions": "--fractions",
     # communities and duplicates
     "features": "--features", "n_features": "--n-features", "condition": "--condition",
-    "max_features": "--max-features", "n_neighbors": "--neighbors", "max_communities": "--max-communities",
+    "max_features": "--max-features", "n_neighbors": "--neighbors", "checks": "--checks", "n_resamples": "--resamples", "n_components": "--components",
+    "working_size": "--working-size", "max_shift": "--max-shift", "size": "--size", "max_communities": "--max-communities",
     "n_communities": "--communities", "per_class": "--per-class", "mixed_threshold": "--mixed-threshold",
     "threshold": "--threshold",
     # output

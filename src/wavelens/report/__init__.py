@@ -266,16 +266,27 @@ def _communities_sections(folder, s, draw):
     groups = c["groups"]
     for i, group in enumerate(groups):
         label = "" if group["name"] == "all" else f" within class {_h(group['name'])}"
+        stability = group.get("stability")
+        if isinstance(stability, dict) and stability.get("gap_profile"):
+            verdict = ("a clear structure: the gap stands out and random halves agree" if stability.get("clear")
+                       else "no clear structure: the gap hardly stands out, or random halves disagree; treat the "
+                            "communities as a coarse grouping")
+            body += _img(draw(figures.gap_profile_plot, stability["gap_profile"], group["n_communities"]),
+                         "eigengap profile", f"The gap after each count k{label}, averaged over the whole graph and "
+                         f"{stability.get('n_resamples', 0)} random halves of it; {group['n_communities']} "
+                         f"communities were used ({_h(group.get('count_from', ''))}): {verdict}.")
         body += _img(draw(figures.eigenvalue_plot, group["eigenvalues"], group["eigengap_k"]),
-                     "Laplacian eigenvalues", f"Smallest eigenvalues of the graph's normalized Laplacian{label}; "
-                     f"the largest gap, after {group['eigengap_k']}, estimates the number of communities.")
+                     "Laplacian eigenvalues", f"Smallest eigenvalues of the graph's normalized Laplacian{label}, "
+                     f"with the whole graph's own largest gap (after {group['eigengap_k']}).")
         if i == 2 and len(groups) > 3:
             body += '<p class="muted">(one plot per class; the first three are shown.)</p>'
             break
     sections.append(_section(
         "spectrum", "How many communities?",
         "Images are joined to their nearest neighbours (cosine distance on selected wavelet coefficients) in a "
-        "sparse graph. A graph made of k separate communities has k eigenvalues near 0 before a jump.", body))
+        "sparse graph. A graph made of k well separated communities has k eigenvalues near 0 and then a jump; "
+        "real datasets rarely show one, so the count is taken where the gap is largest on average over the whole "
+        "graph and random halves of it, and how much halves agree says how far to trust it.", body))
     rows = []
     for group in groups:
         for x in group["communities"]:
@@ -340,15 +351,16 @@ def _duplicates_sections(folder, s, draw):
     if len(data["pair_images_a"]):
         body = _img(draw(figures.duplicate_pairs, _unit(data["pair_images_a"]), _unit(data["pair_images_b"]),
                          [str(c) for c in data["pair_captions"]]),
-                    "duplicate pairs", "The most similar pairs: A above, B below, with their indices and similarity."
+                    "duplicate pairs", "The first pairs: A above, B below, with their indices and score."
                     + figures.channel_note(_channels(data["pair_images_a"], 3)))
     rows = _duplicate_rows(folder)
-    table = ("<table><tr><th>A</th><th>B</th><th>cosine</th><th>class A</th><th>class B</th><th>labels disagree</th>"
+    table = ("<table><tr><th>A</th><th>B</th><th>score</th><th>class A</th><th>class B</th><th>labels disagree</th>"
              "<th>exact</th></tr>" + "".join(rows) + "</table>") if rows else "<p>No pairs.</p>"
     return [_section("duplicates", "Near-duplicates",
-                     "Pairs whose wavelet coefficients have cosine similarity at or above the threshold. Pairs with "
-                     "different labels are worth a look: one of the two labels may be wrong, and test images that "
-                     "nearly copy training images inflate test accuracy.", body + table)]
+                     "Pairs of images that are copies of each other, up to small shifts, brightness, contrast and "
+                     "re-encoding: their best correlation over small shifts (the score) is high and stands out from "
+                     "each image's other look-alikes. Pairs with different labels come first: one of the two labels "
+                     "may be wrong. Test images that copy training images inflate test accuracy.", body + table)]
 
 
 def _noise_headline(c):
@@ -469,6 +481,12 @@ def start_report(folder, *, summary=None, saved=None):
         elif kind == "communities":
             title, headline, sections = "Communities", _communities_headline(s), _communities_sections(folder, s, draw)
             dataset = s["dataset"]
+        elif kind == "audit":
+            from ._audit import audit_headline, audit_sections
+
+            title, headline = "Audit", audit_headline(s)
+            sections = audit_sections(folder, s, draw, saved)
+            dataset = s["audit"]["dataset"]
         elif kind == "duplicates":
             title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s,
                                                                                                           draw)

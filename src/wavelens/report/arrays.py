@@ -81,3 +81,68 @@ def write_pair_images(path, pairs, dataset_a, dataset_b, *, n_pairs=12):
                 for i, j, s in zip(rows_a, rows_b, pairs.similarity[:n_pairs])]
     np.savez(path, pair_images_a=_as_uint8(dataset_a.select_images(rows_a)),
              pair_images_b=_as_uint8(dataset_b.select_images(rows_b)), pair_captions=np.array(captions))
+
+
+GALLERY_SIZE = 64  # images larger than this are averaged down for the report's galleries
+GALLERY_ROWS = 12
+
+
+def _gallery_pixels(dataset, rows):
+    from ..auditing.features import area_resize
+
+    images = dataset.select_images(np.asarray(rows, dtype=np.int64))
+    height, width = images.shape[1:3]
+    scale = GALLERY_SIZE / max(height, width)
+    if scale < 1 and len(images):
+        images = area_resize(images, (max(1, round(height * scale)), max(1, round(width * scale))))
+    return _as_uint8(images)
+
+
+def audit_gallery_arrays(result, *, n_neighbors=5):
+    """The images of each gallery of an :class:`~wavelens.auditing.Audit` report: ``{name}_images``
+    (rows, columns, H, W[, C]) and ``{name}_captions`` (rows, columns), and the class overlap."""
+    d = result.dataset
+    names = np.asarray(d.class_names, dtype=object)
+    table = result.per_image
+    arrays = {}
+
+    def add(name, grid_rows, captions, source=d):
+        shape = (len(grid_rows), len(grid_rows[0]) if grid_rows else 1)
+        flat = [j for row in grid_rows for j in row]
+        pixels = _gallery_pixels(source, flat) if flat else np.zeros((0,) + _gallery_pixels(d, [0]).shape[1:],
+                                                                      np.uint8)
+        arrays[f"{name}_images"] = pixels.reshape(shape + pixels.shape[1:])
+        arrays[f"{name}_captions"] = np.array(captions, dtype=str).reshape(shape)
+
+    neighbors = result.neighbors.indices[:, :n_neighbors]
+    for name, chosen in (("label_error", result.label_errors), ("outlier", result.outliers),
+                         ("low_information", result.low_information)):
+        rows = chosen.index.to_numpy()[:GALLERY_ROWS]
+        grid = [[i, *neighbors[i]] for i in rows]
+        captions = []
+        for i in rows:
+            head = f"{d.ids[i]}\n{names[d.labels[i]]}"
+            if name == "label_error":
+                head += f" -> {names[table['suggested_label'].iat[i]]}"
+            captions.append([head] + [f"{names[d.labels[j]]}" for j in neighbors[i]])
+        add(name, grid, captions)
+    if result.duplicates is not None:
+        pairs = result.duplicates.pairs
+        disagree = np.asarray(result.duplicates.labels_disagree, dtype=bool)
+        order = np.argsort(~disagree, kind="stable")[:GALLERY_ROWS]  # label-disagreeing pairs first
+        b = result.duplicates.dataset_b
+        b_names = np.asarray(b.class_names, dtype=object)
+        a_pixels = _gallery_pixels(d, pairs.index_a[order]) if len(order) else None
+        b_pixels = _gallery_pixels(b, pairs.index_b[order]) if len(order) else None
+        if len(order) and a_pixels.shape[1:] == b_pixels.shape[1:]:
+            arrays["duplicate_images"] = np.stack([a_pixels, b_pixels], axis=1)
+        else:
+            empty = _gallery_pixels(d, [0])
+            arrays["duplicate_images"] = np.zeros((0, 2) + empty.shape[1:], np.uint8)
+            order = order[:0]
+        arrays["duplicate_captions"] = np.array(
+            [[f"{d.ids[i]}\n{names[d.labels[i]]}", f"{b.ids[j]}\n{b_names[b.labels[j]]}"]
+             for i, j in zip(pairs.index_a[order], pairs.index_b[order])], dtype=str).reshape(len(order), 2)
+    if result.overlap is not None:
+        arrays["class_overlap"] = result.overlap
+    return arrays

@@ -376,6 +376,18 @@ def eigenvalue_plot(eigenvalues, eigengap_k):
     return figure
 
 
+def gap_profile_plot(gap_profile, chosen):
+    """The average eigengap after each count k = 2, 3, ... with the count used marked."""
+    plt = _pyplot()
+    values = np.asarray(gap_profile, dtype=float)
+    counts = np.arange(2, len(values) + 2)
+    figure, axis = plt.subplots(figsize=(5, 3))
+    axis.bar(counts, values, color=["#c0392b" if k == chosen else "#4472c4" for k in counts])
+    axis.set_xlabel("number of communities k")
+    axis.set_ylabel("average gap after k")
+    return figure
+
+
 def community_members(members, titles, *, per_row=5):
     """A row of central members per community. ``members``: list of image stacks."""
     plt = _pyplot()
@@ -402,4 +414,39 @@ def duplicate_pairs(images_a, images_b, captions):
                                        for line in str(captions[i]).split("\n")[:2]), fontsize=6)
     axes[0, 0].set_ylabel("A", rotation=0, ha="right")
     axes[1, 0].set_ylabel("B", rotation=0, ha="right")
+    return figure
+
+
+def gallery(images, captions):
+    """A grid of images, each with its caption below (``images``: (rows, columns, H, W[, C]))."""
+    plt = _pyplot()
+    rows, columns = images.shape[:2]
+    canvas, h, w, gap = _mosaic(list(images), gap=max(2, images.shape[3] // 2))
+    figure, axis = plt.subplots(figsize=(columns * 1.25 + 0.4, max(1, rows) * 1.45))
+    axis.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for r in range(rows):
+        for c in range(columns):
+            lines = [figure_text(line, 22, mark_cut=True) for line in str(captions[r, c]).split("\n")[:2]]
+            axis.text(c * (w + gap) + w / 2, r * (h + gap) + h + 0.5, "\n".join(lines), ha="center", va="top",
+                      fontsize=5.5, color="#b00020" if c == 0 else "#333")
+    axis.set_ylim(rows * (h + gap) + h * 0.1, -1)
+    axis.axis("off")
+    return figure
+
+
+def overlap_heatmap(overlap, class_names):
+    """The class overlap matrix off its diagonal: row c, the class make-up of the neighbours of class
+    c's images."""
+    plt = _pyplot()
+    n = len(class_names)
+    figure, axis = plt.subplots(figsize=(max(4, n * 0.45 + 2), max(3.5, n * 0.45 + 1.5)))
+    shown_values = np.array(overlap, dtype=float)
+    np.fill_diagonal(shown_values, np.nan)  # the own-class share would drown the overlaps
+    image = axis.imshow(shown_values, cmap="viridis", vmin=0, vmax=max(1e-9, float(np.nanmax(shown_values, initial=0))))
+    labels = [figure_text(name, 18, mark_cut=True) for name in class_names]
+    axis.set_xticks(range(n), labels, rotation=60, ha="right", fontsize=7)
+    axis.set_yticks(range(n), labels, fontsize=7)
+    axis.set_xlabel("class of the neighbours")
+    axis.set_ylabel("class of the image")
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
     return figure
