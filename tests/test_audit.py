@@ -58,9 +58,11 @@ def test_blank_and_stray_images_are_flagged():
     rng = np.random.default_rng(3)
     images[90] = rng.uniform(0, 1, images.shape[1:])  # noise, like nothing else
     data = Dataset(images, labels, None, name="blobs", split="all", source="synthetic")
-    found = wavelens.audit(data, checks=["outliers"], n_neighbors=10)
+    found = wavelens.audit(data, checks=["outliers", "analysis"], n_neighbors=10)
     table = found.per_image
     assert table["is_low_information"].sum() == 1 and table.loc[7, "is_low_information"]
+    # 240 images, 100 dataset patterns: the noise image gets a pattern of its own, so its energy is kept
+    assert table["reconstruction_error"].max() < 0.01 and not table["is_reconstruction_outlier"].any()
     assert table["outlier_score"].idxmax() == 90 and table.loc[90, "is_outlier"]
     assert 90 in found.outliers.index[:2]
 
@@ -155,6 +157,9 @@ def test_cli_audit_writes_everything_and_report_rebuilds(tmp_path):
         assert f'id="{section}"' in page
     (out / "report.html").unlink()
     assert run_cli("report", out).returncode == 0 and (out / "report.html").is_file()
+    again = run_cli("audit", "digits", "--checks", "outliers", "--out", out, "--overwrite")
+    assert again.returncode == 0, again.stderr
+    assert not (out / "duplicates.csv").exists() and (out / "issues.csv").is_file()
 
 
 def test_cli_bad_checks_is_one_line_and_writes_nothing(tmp_path):

@@ -164,7 +164,7 @@ _SCHEMAS = {
                                       "top_suggestions": _list({"label": "name", "suggested": "name",
                                                                 "count": "count"})}),
             "outliers": _or_none({"n_outliers": "count", "n_class_outliers": "count", "n_low_information": "count",
-                                  "z_cut": "number"}),
+                                  "n_reconstruction_outliers?": _or_none("count"), "z_cut": "number"}),
             "classes": _or_none({"confusable": _list({"class_a": "name", "class_b": "name", "overlap": "number",
                                                       "share_a_to_b": "number", "share_b_to_a": "number"}),
                                  "self_share": _list("number")}),

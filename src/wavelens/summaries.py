@@ -235,6 +235,10 @@ def audit_findings(summary):
         lines.append(f"Outliers: {outliers['n_outliers']} images lie far from every other image, and "
                      f"{outliers['n_class_outliers']} far from the rest of their class (robust z > "
                      f"{outliers['z_cut']:g}): check that they belong in the dataset and in their class.")
+        if outliers.get("n_reconstruction_outliers"):
+            lines.append(f"{outliers['n_reconstruction_outliers']} images are poorly rebuilt from the dataset "
+                         "patterns (robust z of the energy they leave out above "
+                         f"{outliers['z_cut']:g}): unusual content; check them too.")
         low = outliers["n_low_information"]
         if low:
             lines.append(f"Low information: {low} images are blank, near-constant or clipped: drop them, or "

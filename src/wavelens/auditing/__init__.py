@@ -32,7 +32,7 @@ from .._version import __version__
 from ..datasets import Dataset
 from ..datasets._base import check_dataset
 from .checks import (class_overlap, information_scores, label_error_scores, outlier_scores,
-                     pattern_label_scores)
+                     pattern_label_scores, robust_z)
 from .features import WORKING_SIZE, audit_features
 from .neighbors import LOCAL_SCALE_NEIGHBOR, nearest_neighbors
 from ..summaries import audit_findings
@@ -46,6 +46,7 @@ CHECKS = ("label_errors", "duplicates", "outliers", "classes", "communities", "a
 OUTLIER_Z = 3.5  # robust z-score beyond which an image is flagged (Iglewicz and Hoaglin's cut)
 LOW_SPREAD = 0.02  # pixel spread below this share of the dataset's median: next to no information
 CLIPPED = 0.98  # share of pixels at 0 or 1 from which an image is flagged as clipped
+MIN_RESIDUAL = 0.01  # energy left out by the dataset patterns below which no image is called unusual
 N_SHOWN_NEIGHBORS = 5
 # A label with less than a ninth of the support of another class is flagged whatever the estimate.
 CLEAR_ERROR = 0.9
@@ -199,6 +200,8 @@ class Audit:
                 },
                 "outliers": None if "is_outlier" not in s else {
                     "n_outliers": self.count("outliers"), "n_class_outliers": self.count("class_outliers"),
+                    "n_reconstruction_outliers": (self.count("reconstruction_outliers")
+                                                  if "is_reconstruction_outlier" in s else None),
                     "n_low_information": self.count("low_information"), "z_cut": OUTLIER_Z,
                 },
                 "classes": None if self.overlap is None else {
@@ -236,7 +239,8 @@ class Audit:
 
 def _flag(check):
     return {"label_errors": "label_error", "outliers": "outlier", "class_outliers": "class_outlier",
-            "low_information": "low_information", "duplicates": "duplicate"}.get(check, check)
+            "low_information": "low_information", "duplicates": "duplicate",
+            "reconstruction_outliers": "reconstruction_outlier"}.get(check, check)
 
 
 def _confusable(overlap, class_names):
@@ -405,6 +409,14 @@ def audit(dataset: Dataset, dataset_b: "Dataset | None" = None, *, checks: "Sequ
         clock = time.perf_counter()
         result_parts["analysis"] = analyze(dataset, random_state=random_state, n_jobs=n_jobs)
         timings["analysis"] = time.perf_counter() - clock
+        if "outliers" in checks:
+            # The share of each image's energy the dataset patterns leave out: high for images unlike the rest.
+            residual = np.clip(1.0 - result_parts["analysis"].dataset_patterns.shares.sum(axis=1), 0.0, 1.0)
+            # On a log scale: the left-out energy is skewed (on Fashion-MNIST test a plain robust z flagged
+            # 931 of 10,000 images).
+            z_residual = robust_z(np.log(residual + 1e-6))
+            scores.update(reconstruction_error=residual, reconstruction_outlier_score=z_residual,
+                          is_reconstruction_outlier=(z_residual > OUTLIER_Z) & (residual > MIN_RESIDUAL))
         if "label_errors" in checks and labeled:
             dictionary = result_parts["analysis"].dictionary
             scores["pattern_label_score"] = pattern_label_scores(dictionary.assignments, labels, n_classes,
