@@ -227,6 +227,10 @@ def audit_findings(summary):
                          f"images are mostly of another class (most often {top}). Look at them in issues.csv, "
                          "highest label_error_score first, and relabel (suggested_class) or drop those that "
                          "are wrong; some are only ambiguous images.")
+            if flagged > 0.2 * n:
+                lines.append("That is too many to be only wrong labels: the classes hardly separate in this "
+                             "image description, so treat these as images that look like another class, not as "
+                             "errors.")
         else:
             lines.append("Label errors: no image looks mislabeled: every image's nearest images agree with "
                          "its label as much as is usual for its class.")
