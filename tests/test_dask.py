@@ -164,3 +164,12 @@ def test_an_empty_scheduler_address_is_one_line(tmp_path):
     assert done.stderr == ("wavelens: error: The Dask scheduler address is empty; give one such as "
                            "'tcp://host:8786'.\n"), done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_audit_on_dask_gives_the_local_table(client):
+    data = _fashion_or_digits(3000)
+    checks = ["label_errors", "outliers", "classes"]
+    local = wavelens.audit(data, checks=checks)
+    with wavelens.use_dask(client):
+        remote = wavelens.audit(data, checks=checks)
+    assert remote.per_image.equals(local.per_image)

@@ -33,7 +33,7 @@ from ..datasets import Dataset
 from ..datasets._base import check_dataset
 from .checks import (class_overlap, information_scores, label_error_scores, outlier_scores,
                      pattern_label_scores, robust_z)
-from .features import WORKING_SIZE, audit_features
+from .features import WORKING_SIZE, audit_features, unit_images
 from .neighbors import LOCAL_SCALE_NEIGHBOR, nearest_neighbors
 from ..summaries import audit_findings
 
@@ -309,11 +309,13 @@ def _pixel_information(dataset, n_jobs):
     spread, clipped = np.empty(n), np.empty(n)
     step = rows_per_chunk(4096, 4 * int(np.prod(dataset.image_shape)))
 
+    stored, pixel_max = dataset.stored
+
     def store(start, stop, part):
         spread[start:stop], clipped[start:stop] = part
 
-    for_each_chunk(lambda start, stop: information_scores(dataset.select_images(np.arange(start, stop))), n,
-                   chunk_size=step, n_jobs=n_jobs, store=store)
+    for_each_chunk(lambda start, stop, images: information_scores(unit_images(images[start:stop], pixel_max)), n,
+                   chunk_size=step, n_jobs=n_jobs, store=store, shared=(stored,))
     return spread, clipped
 
 

@@ -27,9 +27,10 @@ import numpy as np
 import pywt
 
 from .._parallel import for_each_chunk, rows_per_chunk
+from ..datasets._base import pixels_to_unit
 from .._validation import check_positive_int, check_seed
 
-__all__ = ["FIT_SAMPLE", "WORKING_SIZE", "area_resize", "audit_features", "scattering_descriptors"]
+__all__ = ["FIT_SAMPLE", "WORKING_SIZE", "area_resize", "audit_features", "scattering_descriptors", "unit_images"]
 
 WORKING_SIZE = 32
 FIT_SAMPLE = 20_000
@@ -61,6 +62,12 @@ def area_resize(images, size):
     if images.ndim == 4:
         return np.einsum("ih,nhwc,jw->nijc", rows, images, columns, optimize=True)
     return np.einsum("ih,nhw,jw->nij", rows, images, columns, optimize=True)
+
+
+def unit_images(images, pixel_max):
+    """Float32 images in [0, 1] from a slice of :attr:`Dataset.stored` (integer pixels and their maximum,
+    or float images with None)."""
+    return np.asarray(images, dtype=np.float32) if pixel_max is None else pixels_to_unit(images, pixel_max)
 
 
 def _working_shape(image_shape, working_size):
@@ -128,8 +135,10 @@ def audit_features(dataset, *, n_components=150, working_size=WORKING_SIZE, rand
     n = dataset.n_images
     step = rows_per_chunk(4096, 4 * int(np.prod(dataset.image_shape)) * 3)
 
-    def describe(start, stop):
-        return scattering_descriptors(dataset.select_images(np.arange(start, stop)), working_size=working_size)
+    stored, pixel_max = dataset.stored
+
+    def describe(start, stop, images):  # ``images`` goes to Dask workers once (shared), not with every chunk
+        return scattering_descriptors(unit_images(images[start:stop], pixel_max), working_size=working_size)
 
     rng = np.random.default_rng(random_state)
     sample = np.arange(n) if n <= FIT_SAMPLE else np.sort(rng.choice(n, FIT_SAMPLE, replace=False))
@@ -148,5 +157,5 @@ def audit_features(dataset, *, n_components=150, working_size=WORKING_SIZE, rand
     def store(start, stop, rows):
         out[start:stop] = pca.transform(rows) * scale
 
-    for_each_chunk(describe, n, chunk_size=step, n_jobs=n_jobs, store=store)
+    for_each_chunk(describe, n, chunk_size=step, n_jobs=n_jobs, store=store, shared=(stored,))
     return out
