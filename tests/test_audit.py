@@ -79,6 +79,9 @@ def test_overlapping_classes_rank_first():
     assert {first["class_a"], first["class_b"]} == {"c", "d"}
     assert first["overlap"] > 0.3
     assert np.allclose(found.class_overlap.to_numpy().sum(axis=1), 1)
+    classes = found.to_dict()["audit"]["classes"]
+    assert classes["groups"] == [["c", "d"]]
+    assert classes["spectrum"][0] < 1e-9 and len(classes["spectrum"]) == 4
 
 
 def test_label_error_score_on_a_line():

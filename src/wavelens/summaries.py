@@ -258,6 +258,11 @@ def audit_findings(summary):
                      f"{100 * first['share_b_to_a']:.0f}% the other way)"
                      + (f", then {others}" if others else "")
                      + ": expect a classifier to confuse them; check that the labeling rules separate them.")
+        groups = classes.get("groups") or []
+        if groups:
+            listed = "; ".join("{" + ", ".join(printable(c) for c in group) + "}" for group in groups)
+            lines.append(f"Classes that mix (each pair in a group shares at least {classes['group_overlap']:.0%} "
+                         f"of its neighbourhoods): {listed}; classes outside these groups stand apart.")
     for part in ("duplicates", "communities"):
         if a.get(part) is not None:
             lines.extend(a[part]["summary"])

@@ -31,7 +31,7 @@ from .._validation import WavelensError, check_n_jobs, check_positive_int, check
 from .._version import __version__
 from ..datasets import Dataset
 from ..datasets._base import check_dataset
-from .checks import (class_overlap, information_scores, label_error_scores, outlier_scores,
+from .checks import (CLASS_GROUP_OVERLAP, class_groups, class_overlap, information_scores, label_error_scores, outlier_scores,
                      pattern_label_scores, robust_z)
 from .features import WORKING_SIZE, audit_features, unit_images
 from .neighbors import LOCAL_SCALE_NEIGHBOR, nearest_neighbors
@@ -204,10 +204,7 @@ class Audit:
                                                   if "is_reconstruction_outlier" in s else None),
                     "n_low_information": self.count("low_information"), "z_cut": OUTLIER_Z,
                 },
-                "classes": None if self.overlap is None else {
-                    "confusable": _confusable(self.overlap, d.class_names).head(10).to_dict("records"),
-                    "self_share": [float(v) for v in np.diag(self.overlap)],
-                },
+                "classes": None if self.overlap is None else _classes_record(self.overlap, d.class_names),
             },
             "params": dict(self.params),
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
@@ -257,6 +254,15 @@ def _confusable(overlap, class_names):
                          "share_a_to_b": float(overlap[a, b]), "share_b_to_a": float(overlap[b, a])})
     table = pd.DataFrame(rows, columns=["class_a", "class_b", "overlap", "share_a_to_b", "share_b_to_a"])
     return table.sort_values("overlap", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _classes_record(overlap, class_names):
+    groups, eigenvalues = class_groups(overlap)
+    return {"confusable": _confusable(overlap, class_names).head(10).to_dict("records"),
+            "self_share": [float(v) for v in np.diag(overlap)],
+            "groups": [[class_names[c] for c in group] for group in groups],
+            "group_overlap": CLASS_GROUP_OVERLAP,
+            "spectrum": [round(float(v), 6) for v in eigenvalues]}
 
 
 def _top_suggestions(result, limit=5):

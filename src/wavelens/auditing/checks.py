@@ -162,3 +162,44 @@ def class_overlap(neighbors: Neighbors, labels, n_classes):
     np.add.at(counts, (np.repeat(labels, neighbors.n_neighbors), labels[neighbors.indices].ravel()), 1.0)
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+CLASS_GROUP_OVERLAP = 0.05
+
+
+def class_groups(overlap, *, min_overlap=CLASS_GROUP_OVERLAP):
+    """Groups of classes that mix, and the class-similarity graph's spectrum.
+
+    The graph joins two classes with weight the mean of their two neighbourhood shares
+    (``overlap[a, b]`` and ``overlap[b, a]``); in the spirit of the cumulative spectral
+    gradient (Branchaud-Charron et al. 2019), its normalized Laplacian's eigenvalues
+    say how separable the classes are (many near 0: classes in separate groups; all near
+    1: everything mixes). The groups are the connected components of the pairs whose
+    overlap is at least ``min_overlap``.
+
+    Returns
+    -------
+    groups : list of list of int
+        Classes in each group of two or more, largest group first.
+    eigenvalues : ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> m = np.array([[0.8, 0.2, 0.0], [0.3, 0.7, 0.0], [0.0, 0.01, 0.99]])
+    >>> groups, eigenvalues = class_groups(m)
+    >>> groups
+    [[0, 1]]
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    similar = (np.asarray(overlap, dtype=np.float64) + np.asarray(overlap, dtype=np.float64).T) / 2
+    np.fill_diagonal(similar, 0.0)
+    degree = similar.sum(axis=1)
+    scale = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
+    laplacian = np.eye(len(similar)) - scale[:, None] * similar * scale[None, :]
+    eigenvalues = np.clip(np.linalg.eigvalsh(laplacian), 0.0, None)
+    _, component = connected_components(sp.csr_matrix(similar >= min_overlap), directed=False)
+    groups = [np.flatnonzero(component == c).tolist() for c in np.unique(component)]
+    groups = sorted((g for g in groups if len(g) > 1), key=lambda g: (-len(g), g))
+    return groups, eigenvalues
