@@ -151,3 +151,46 @@ def test_colour_images_and_large_images_are_compared_in_gray_at_a_small_size():
     found = wavelens.find_near_duplicates(wavelens.from_arrays(copy, ["x"]),
                                           wavelens.from_arrays(base, ["x"] * 40))
     assert list(zip(found.pairs.index_a.tolist(), found.pairs.index_b.tolist())) == [(0, 7)]
+
+
+def _smooth_images(n, seed, size=28):
+    """Garment-like test images: one outline (an ellipse) filled with smooth random texture, so
+    different images are look-alikes (correlation about 0.9) but not copies."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size]
+    outline = (((y - 13.5) / 11) ** 2 + ((x - 13.5) / 8) ** 2 <= 1).astype(np.float64)
+    texture = gaussian_filter(rng.random((n, size, size)), (0, 2.5, 2.5))
+    texture = (texture - texture.mean()) / texture.std()
+    return np.clip(outline * (150 + 40 * texture), 0, 255).round().astype(np.uint8)
+
+
+def _crop_resize(image, top, left, cut):
+    h, w = image.shape
+    pil = Image.fromarray(image).crop((left, top, left + w - cut, top + h - cut))
+    return np.asarray(pil.resize((w, h), Image.BILINEAR))
+
+
+def test_a_cropped_and_resized_copy_is_found_and_look_alikes_are_not():
+    images = _smooth_images(120, 0)
+    copy = _crop_resize(images[7], 1, 2, 3)  # about 10% cropped off, resized back
+    data = wavelens.from_arrays(np.concatenate([images, copy[None]]), [0] * 121)
+    pairs = wavelens.find_near_duplicates(data).pairs
+    assert list(zip(pairs.index_a.tolist(), pairs.index_b.tolist())) == [(7, 120)]
+    # Without the copy, the look-alikes (one outline, other textures) give no pair.
+    assert len(wavelens.find_near_duplicates(wavelens.from_arrays(images, [0] * 120)).pairs) == 0
+
+
+def test_aligned_correlation_undoes_a_zoom_and_a_sub_pixel_shift():
+    from wavelens.duplicates._verify import aligned_correlation, smoothed_versions
+
+    images = _smooth_images(3, 1).astype(np.float32) / 255
+    copy = _crop_resize((images[0] * 255).round().astype(np.uint8), 2, 1, 3).astype(np.float32) / 255
+    levels_a, levels_b = smoothed_versions(images), smoothed_versions(np.stack([copy, images[1]]))
+    rows_a, rows_b = np.array([0, 0, 2]), np.array([0, 1, 1])
+    score = aligned_correlation(levels_a, levels_b, rows_a, rows_b)
+    plain = best_correlation(images, np.stack([copy, images[1]]), rows_a, rows_b, max_shift=2)
+    assert score[0] > 0.99 > plain[0]  # the crop is a zoom of 1.12 plus a shift: no integer shift undoes it
+    assert score[1] < 0.97 and score[2] < 0.97  # different textures stay apart
+    assert np.array_equal(score, aligned_correlation(levels_a, levels_b, rows_a, rows_b, n_jobs=None))

@@ -278,8 +278,13 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
        Chunked exact search: memory grows with the number of images, never their square.
     2. *Verification*: each candidate pair's similarity is the best Pearson correlation
        of the two images over shifts of up to ``max_shift`` pixels (at the original size)
-       on the pixels they share, also on their 16-pixel and posed versions, the largest of
-       the three. Correlation ignores brightness and contrast; shifts are undone.
+       on the pixels they share, also on their 16-pixel and posed versions; this best-of-three
+       score ranks each image's candidates. On images of at least 16 pixels a side the 2
+       best candidates (and the 6th, where a pair could pass) are then scored by their
+       *aligned* correlation: a zoom (0.8 to 1.25) and a sub-pixel shift fitted by
+       Gauss-Newton steps, the overlap correlated as is and with either image slightly
+       blurred; the other candidates keep the plain shifted correlation. Correlation
+       ignores brightness and contrast; shifts and small zooms are undone.
     3. *The cut adapts to the dataset*: a candidate is flagged when its similarity s is
        at least ``threshold`` and its distance 1 - s is at most ``ratio`` times the image's
        distance to its 6th most similar candidate (the reference): a copy stands out from
@@ -290,9 +295,10 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
 
     Limits: a group of more than 5 copies of one image raises the reference and can hide
     them (they are exact copies if identical); copies further apart than their
-    ``n_neighbors`` nearest images by descriptor are not seen; crops of 10% and strong
-    resizing are found less often than shifts, brightness or contrast changes and JPEG
-    re-encoding (``benchmarks/bench_duplicates.py`` measures each); two different images
+    ``n_neighbors`` nearest images by descriptor are not seen (about a fifth of 10% crops
+    of Fashion-MNIST); on images under 16 pixels a side (8 x 8 digits) nothing is aligned,
+    so crops and resizing are not found there (``benchmarks/bench_duplicates.py`` measures
+    each kind of change); two different images
     of one simple shape (a plain T-shirt photographed twice) may be flagged.
 
     Parameters
@@ -356,7 +362,7 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
     stored_a, max_a = dataset_a.stored
     stored_b, max_b = (None, None) if within else b.stored
     candidates = score_candidates(stored_a, max_a, stored_b, max_b, size=size, n_neighbors=n_neighbors,
-                                  max_shift=max_shift, n_jobs=n_jobs)
+                                  max_shift=max_shift, threshold=threshold, ratio=ratio, n_jobs=n_jobs)
     timings["search"] = time.perf_counter() - start
     a, j, score, reference = flag(candidates, threshold=threshold, ratio=ratio, within=within)
     pairs = _merge(a, j, score, reference, exact_pairs)

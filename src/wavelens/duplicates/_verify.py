@@ -10,30 +10,52 @@ so each shift costs one product of the two images.
 
 import numpy as np
 
-from .._parallel import for_each_chunk
+from .._parallel import for_each_chunk, into_rows
 
-__all__ = ["best_correlation"]
+__all__ = ["aligned_correlation", "best_correlation", "smoothed_versions"]
 
 _PAIRS = 4096  # pairs per chunk
 
 
-def _integral(x):
-    """Zero-padded 2-D cumulative sums of each image: (n, h + 1, w + 1), float64."""
-    out = np.zeros((x.shape[0], x.shape[1] + 1, x.shape[2] + 1))
-    out[:, 1:, 1:] = x.cumsum(axis=1, dtype=np.float64).cumsum(axis=2)
-    return out
+def _window_sums(images, max_shift):
+    """Per image (centered on its mean): for each shift (dy, dx), the sum and the sum of squares of
+    the pixels of rows max(dy, 0) to h + min(dy, 0) and the like columns: (n, 2 s + 1, 2 s + 1) each.
+    An image laid under another shifted by (dy, dx) shares its window (dy, dx), the other its
+    window (-dy, -dx)."""
+    n, h, w = images.shape
+    sy, sx = min(max_shift, h // 2), min(max_shift, w // 2)
+    x = images - images.mean(axis=(1, 2), dtype=np.float64)[:, None, None].astype(np.float32)
+    sums = np.empty((n, 2 * sy + 1, 2 * sx + 1))
+    squares = np.empty_like(sums)
+    for table, values in ((sums, x), (squares, x * x)):
+        integral = np.zeros((n, h + 1, w + 1))
+        integral[:, 1:, 1:] = values.cumsum(axis=1, dtype=np.float64).cumsum(axis=2)
+        for dy in range(-sy, sy + 1):
+            for dx in range(-sx, sx + 1):
+                t, b, l, r = max(dy, 0), h + min(dy, 0), max(dx, 0), w + min(dx, 0)
+                table[:, dy + sy, dx + sx] = (integral[:, b, r] - integral[:, t, r] - integral[:, b, l]
+                                              + integral[:, t, l])
+    return sums, squares
 
 
-def _box(integral, top, bottom, left, right):
-    return (integral[:, bottom, right] - integral[:, top, right] - integral[:, bottom, left]
-            + integral[:, top, left])
+def _image_tables(images, max_shift, n_jobs):
+    """Each image's mean and :func:`_window_sums`, chunk by chunk."""
+    n = len(images)
+    parts = for_each_chunk(lambda start, stop: (images[start:stop].mean(axis=(1, 2), dtype=np.float64),
+                                                *_window_sums(images[start:stop], max_shift)),
+                           n, chunk_size=_PAIRS, n_jobs=n_jobs)
+    if not parts:
+        return np.zeros(0), np.zeros((0, 1, 1)), np.zeros((0, 1, 1))
+    return tuple(np.concatenate(p) for p in zip(*parts))
 
 
-def _correlations(a, b, max_shift):
-    """Best correlation over shifts of each pair of rows of a and b (n, h, w)."""
+def _correlations(a, b, tables_a, tables_b, max_shift):
+    """Best correlation over shifts of each pair of rows of a and b (n, h, w), from the images
+    centered on their means (the products then need no float64) and their window sums."""
     n, h, w = a.shape
-    ia, ib = _integral(a), _integral(b)
-    ia2, ib2 = _integral(a * a), _integral(b * b)
+    (mean_a, sums_a, squares_a), (mean_b, sums_b, squares_b) = tables_a, tables_b
+    a = a - mean_a[:, None, None].astype(np.float32)
+    b = b - mean_b[:, None, None].astype(np.float32)
     best = np.full(n, -1.0)
     # Shifts keep at least half of each side shared.
     shift_y, shift_x = min(max_shift, h // 2), min(max_shift, w // 2)
@@ -43,11 +65,11 @@ def _correlations(a, b, max_shift):
             ta, ba, la, ra = max(dy, 0), h + min(dy, 0), max(dx, 0), w + min(dx, 0)
             tb, bb, lb, rb = ta - dy, ba - dy, la - dx, ra - dx
             count = (ba - ta) * (ra - la)
-            sa, sb = _box(ia, ta, ba, la, ra), _box(ib, tb, bb, lb, rb)
-            cross = np.einsum("nij,nij->n", a[:, ta:ba, la:ra], b[:, tb:bb, lb:rb], dtype=np.float64)
+            sa, sb = sums_a[:, dy + shift_y, dx + shift_x], sums_b[:, shift_y - dy, shift_x - dx]
+            cross = np.einsum("nij,nij->n", a[:, ta:ba, la:ra], b[:, tb:bb, lb:rb]).astype(np.float64)
             covariance = cross - sa * sb / count
-            var_a = _box(ia2, ta, ba, la, ra) - sa * sa / count
-            var_b = _box(ib2, tb, bb, lb, rb) - sb * sb / count
+            var_a = squares_a[:, dy + shift_y, dx + shift_x] - sa * sa / count
+            var_b = squares_b[:, shift_y - dy, shift_x - dx] - sb * sb / count
             scale = np.sqrt(np.maximum(var_a, 0) * np.maximum(var_b, 0))
             ok = scale > 1e-9 * count
             r = np.divide(covariance, scale, out=np.zeros(n), where=ok)
@@ -82,12 +104,168 @@ def best_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.ndar
     1.0
     """
     out = np.empty(len(rows_a))
+    if len(rows_a) == 0:
+        return out
+    tables_a = _image_tables(images_a, max_shift, n_jobs)
+    tables_b = tables_a if images_b is images_a else _image_tables(images_b, max_shift, n_jobs)
 
     def chunk(start, stop):
-        return _correlations(images_a[rows_a[start:stop]], images_b[rows_b[start:stop]], max_shift)
+        ra, rb = rows_a[start:stop], rows_b[start:stop]
+        return _correlations(images_a[ra], images_b[rb], [t[ra] for t in tables_a], [t[rb] for t in tables_b],
+                             max_shift)
 
     def store(start, stop, part):
         out[start:stop] = part
 
     for_each_chunk(chunk, len(rows_a), chunk_size=_PAIRS, n_jobs=n_jobs, store=store)
     return out
+
+
+# Aligned correlation: a scale and a sub-pixel shift fitted per pair (crops resized back, resizing).
+
+_COARSE = 1.0  # blur (pixels) of the first alignment steps
+_STEPS = (_COARSE, _COARSE, 0.0)  # Gauss-Newton steps, at these blurs
+_BLURS = (0.6, 0.9, 1.2)  # blurs tried on either image of an aligned pair (a resized copy is a blurred one)
+
+
+def _smooth(images, sigma):
+    from scipy.ndimage import gaussian_filter1d
+
+    once = gaussian_filter1d(images, sigma, axis=1, mode="constant", truncate=3.0)
+    return gaussian_filter1d(once, sigma, axis=2, mode="constant", truncate=3.0)
+
+
+def smoothed_versions(images: np.ndarray, *, n_jobs: int | None = -1) -> dict:
+    """The images (float32, (n, h, w)) and their Gaussian blurs (zero outside), by blur:
+    ``{0: images, 0.6: ..., ...}``; chunk by chunk."""
+    images = np.asarray(images, dtype=np.float32)
+    levels = {0.0: images}
+    for sigma in sorted({_COARSE, *_BLURS}):
+        out = np.empty_like(images)
+        for_each_chunk(lambda start, stop: _smooth(images[start:stop], sigma), len(images), n_jobs=n_jobs,
+                       store=into_rows(out))
+        levels[sigma] = out
+    return levels
+
+
+def _axis(coords, size):
+    c0 = np.floor(coords).astype(np.int64)
+    f = (coords - c0).astype(np.float32)
+    i0, i1 = np.clip(c0, 0, size - 1), np.clip(c0 + 1, 0, size - 1)
+    w0 = ((1 - f) * ((c0 >= 0) & (c0 < size))).astype(np.float32)
+    w1 = (f * ((c0 + 1 >= 0) & (c0 + 1 < size))).astype(np.float32)
+    inside = ((coords >= -0.01) & (coords <= size - 0.99)).astype(np.float32)
+    return i0, i1, w0, w1, inside
+
+
+def _warp(b, y, x, grad=False):
+    """Each image of b sampled bilinearly (zero outside) at rows y (n, h) and columns x (n, w); the
+    mask of samples inside it, and with ``grad`` the derivatives of the sampled image."""
+    n = b.shape[0]
+    idx = np.arange(n)[:, None]
+    y0, y1, wy0, wy1, my = _axis(y, b.shape[1])
+    x0, x1, wx0, wx1, mx = _axis(x, b.shape[2])
+    r0, r1 = b[idx, y0], b[idx, y1]
+    rows = (r0 * wy0[:, :, None] + r1 * wy1[:, :, None]).transpose(0, 2, 1)
+    c0, c1 = rows[idx, x0], rows[idx, x1]
+    out = (c0 * wx0[:, :, None] + c1 * wx1[:, :, None]).transpose(0, 2, 1)
+    mask = my[:, :, None] * mx[:, None, :]
+    if not grad:
+        return out, mask
+    dr = (r1 - r0).transpose(0, 2, 1)
+    gy = (dr[idx, x0] * wx0[:, :, None] + dr[idx, x1] * wx1[:, :, None]).transpose(0, 2, 1)
+    return out, mask, gy, (c1 - c0).transpose(0, 2, 1)
+
+
+def _dot(x, y):
+    return np.einsum("nij,nij->n", x, y)
+
+
+def _centered(a, b, mask):
+    count = np.maximum(mask.sum((1, 2)), 1.0)
+    da = (a - (_dot(a, mask) / count)[:, None, None]) * mask
+    db = (b - (_dot(b, mask) / count)[:, None, None]) * mask
+    return count, da, db
+
+
+def _masked_correlation(a, b, mask):
+    _, da, db = _centered(a, b, mask)
+    den = np.sqrt(_dot(da, da) * _dot(db, db))
+    return np.divide(_dot(da, db), den, out=np.zeros(len(a), np.float32), where=den > 1e-9)
+
+
+def _aligned(levels_a, levels_b, ia, ib):
+    h, w = levels_a[0.0].shape[1:]
+    n = len(ia)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    py, px = np.arange(h, dtype=np.float32) - cy, np.arange(w, dtype=np.float32) - cx
+    s, ty, tx = np.ones(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32)
+    # Gauss-Newton on b(c + s (p - c) + t) ~ gain * a + offset over the pixels inside, blurred first.
+    for sigma in _STEPS:
+        a = levels_a[sigma][ia]
+        bw, mask, gy, gx = _warp(levels_b[sigma][ib], cy + s[:, None] * py + ty[:, None],
+                                 cx + s[:, None] * px + tx[:, None], grad=True)
+        count, da, db = _centered(a, bw, mask)
+        gain = _dot(da, db) / np.maximum(_dot(db, db), 1e-12)
+        residual = da - gain[:, None, None] * db
+        jac = [gy * py[None, :, None] + gx * px[None, None, :], gy, gx]
+        jac = [(j - (_dot(j, mask) / count)[:, None, None]) * mask for j in jac]
+        normal = np.empty((n, 3, 3))
+        rhs = np.empty((n, 3))
+        for k in range(3):
+            rhs[:, k] = _dot(jac[k], residual)
+            for m in range(k, 3):
+                normal[:, k, m] = normal[:, m, k] = _dot(jac[k], jac[m])
+        normal = normal * (gain * gain)[:, None, None] + 1e-6 * np.eye(3)
+        step = np.linalg.solve(normal, (rhs * gain[:, None])[..., None])[..., 0]
+        step = np.clip(step, [-0.05, -1, -1], [0.05, 1, 1]).astype(np.float32)
+        s = np.clip(s + step[:, 0], 0.8, 1.25)
+        ty, tx = ty + step[:, 1], tx + step[:, 2]
+    # Scored in the direction that zooms in (samples an image at s <= 1), plain and with either blurred.
+    flip = s > 1
+    s, ty, tx = np.where(flip, 1 / s, s), np.where(flip, -ty / s, ty), np.where(flip, -tx / s, tx)
+    y, x = cy + s[:, None] * py + ty[:, None], cx + s[:, None] * px + tx[:, None]
+
+    def images(sigma, first):
+        one, two = levels_a[sigma][ia], levels_b[sigma][ib]
+        return np.where(flip[:, None, None], two, one) if first else np.where(flip[:, None, None], one, two)
+
+    a = images(0.0, True)
+    bw, mask = _warp(images(0.0, False), y, x)
+    best = _masked_correlation(a, bw, mask)
+    for sigma in _BLURS:
+        np.maximum(best, _masked_correlation(images(sigma, True), bw, mask), out=best)
+        np.maximum(best, _masked_correlation(a, _warp(images(sigma, False), y, x)[0], mask), out=best)
+    return best
+
+
+def aligned_correlation(levels_a: dict, levels_b: dict, rows_a: np.ndarray, rows_b: np.ndarray, *,
+                        n_jobs: int | None = -1) -> np.ndarray:
+    """The correlation of each pair after fitting a zoom and a sub-pixel shift of one image onto the other.
+
+    A zoom (0.8 to 1.25) and a shift are fitted by Gauss-Newton steps, on blurred images
+    first; the pair is then correlated on the pixels both cover, as they are and with either
+    image blurred a little (a copy resized down and back is a blurred copy), the best kept.
+    A crop of up to about 10% resized back, or a resized copy, thus scores close to 1.
+
+    Parameters
+    ----------
+    levels_a, levels_b : dict
+        From :func:`smoothed_versions`.
+    rows_a, rows_b : ndarray of int of shape (n_pairs,)
+    n_jobs : int or None, default=-1
+
+    Returns
+    -------
+    ndarray of float64 of shape (n_pairs,)
+    """
+    out = np.empty(len(rows_a))
+
+    def chunk(start, stop):
+        return _aligned(levels_a, levels_b, rows_a[start:stop], rows_b[start:stop])
+
+    def store(start, stop, part):
+        out[start:stop] = part
+
+    for_each_chunk(chunk, len(rows_a), chunk_size=1024, n_jobs=n_jobs, store=store)
+    return np.clip(out, -1.0, 1.0)

@@ -8,7 +8,10 @@
 3. Verification: each candidate pair gets the larger of two scores, the best
    correlation of the plain images over shifts of up to ``max_shift`` pixels
    (counted at the original size) and that of the posed images over shifts of
-   1 pixel (:mod:`wavelens.duplicates._verify`).
+   1 pixel (:mod:`wavelens.duplicates._verify`); this ranks the candidates. On images
+   of at least ``SMALL`` pixels a side, the ``REFINED`` best candidates, and the
+   reference where a pair could pass, are rescored by the aligned correlation (a
+   fitted zoom and sub-pixel shift); the others keep the plain shifted correlation.
 4. The cut: a pair is flagged when its score is at least ``threshold`` and,
    unless ``ratio`` is None, its distance 1 - score is at most ``ratio`` times
    the query's distance to its ``reference_rank``-th best candidate: it stands
@@ -22,11 +25,12 @@ import numpy as np
 from .._parallel import for_each_chunk, into_rows
 from ._images import descriptors, posed, working_images
 from ._neighbors import nearest
-from ._verify import best_correlation
+from ._verify import aligned_correlation, best_correlation, smoothed_versions
 
 __all__ = ["Candidates", "flag", "score_candidates"]
 
 REFERENCE_RANK = 6
+REFINED = 2  # best candidates of each image scored by aligned correlation (with the reference)
 SMALL = 16
 
 
@@ -68,14 +72,14 @@ def _union(index_1, index_2):
 
 
 def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, size=16, n_neighbors=8,
-                     max_shift=2, n_jobs=-1) -> Candidates:
+                     max_shift=2, threshold=0.9, ratio=0.25, n_jobs=-1) -> Candidates:
     """Verified candidates of each image of A among B (or among A without itself).
 
     Parameters
     ----------
     stored_a, stored_b : ndarray of shape (n, H, W) or (n, H, W, C)
         Pixels (with their ``pixel_max``) or float images; ``stored_b`` None searches within A.
-    size, n_neighbors, max_shift, n_jobs :
+    size, n_neighbors, max_shift, threshold, ratio, n_jobs :
         See :func:`wavelens.find_near_duplicates`.
 
     Returns
@@ -102,15 +106,54 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     rows_b = index[valid]
     shift = max(1, round(max_shift * plain_a.shape[1] / stored_a.shape[1]))
     score = np.full(index.shape, -np.inf)
-    found = best_correlation(plain_a, plain_b, rows_a, rows_b, max_shift=shift, n_jobs=n_jobs)
+    plain = best_correlation(plain_a, plain_b, rows_a, rows_b, max_shift=shift, n_jobs=n_jobs)
+    found = plain.copy()
     if small_a is not plain_a:
         np.maximum(found, best_correlation(small_a, small_b, rows_a, rows_b, max_shift=1, n_jobs=n_jobs), out=found)
     np.maximum(found, best_correlation(pose_a, pose_b, rows_a, rows_b, max_shift=1, n_jobs=n_jobs), out=found)
+    # Rank by the tolerant score (plain, small, posed); then the pairs that decide the cut (the
+    # best REFINED and the reference) are scored by aligned correlation, the rest by the plain one.
     score[valid] = found
     order = np.lexsort((index, -score), axis=1)
-    index, score = np.take_along_axis(index, order, 1), np.take_along_axis(score, order, 1)
+    index = np.take_along_axis(index, order, 1)
     rank = min(REFERENCE_RANK, index.shape[1]) - 1
-    return Candidates(index, score, score[:, rank])
+    if min(plain_a.shape[1:]) < SMALL:
+        # Too few pixels for a fitted zoom: it lifts different images (8 x 8 digits) as much as
+        # copies; the tolerant score is kept.
+        score = np.take_along_axis(score, order, 1)
+        return Candidates(index, score, score[:, rank].copy())
+    final = np.full(index.shape, -np.inf)
+    final[valid] = plain
+    final = np.take_along_axis(final, order, 1)
+    top = min(REFINED, index.shape[1])
+    # Blurred versions only of the images the aligned pairs can involve.
+    needed_b = np.unique(index[:, list(range(top)) + ([rank] if rank >= top else [])])
+    needed_b = needed_b[needed_b >= 0]
+    if within:
+        needed_b = np.union1d(needed_b, np.arange(n_a))
+    levels_b = smoothed_versions(plain_b[needed_b], n_jobs=n_jobs)
+    position_b = np.full(len(plain_b), -1, dtype=np.int64)
+    position_b[needed_b] = np.arange(len(needed_b))
+    levels_a = levels_b if within else smoothed_versions(plain_a, n_jobs=n_jobs)
+
+    def refine(rows, columns):
+        """Scores of candidates (rows, columns) raised to their aligned correlation."""
+        take = index[rows, columns] >= 0
+        rows, columns = rows[take], columns[take]
+        aligned = aligned_correlation(levels_a, levels_b, rows, position_b[index[rows, columns]], n_jobs=n_jobs)
+        final[rows, columns] = np.maximum(final[rows, columns], aligned)
+
+    refine(np.repeat(np.arange(n_a), top), np.tile(np.arange(top), n_a))
+    # The reference is aligned too where a candidate could pass the cut: aligning raises it, and a
+    # pair failing against the plain reference fails against any higher one.
+    best = final[:, :top].max(axis=1)
+    needed = (best >= threshold - 1e-9) & ((1.0 - best) <= ratio * (1.0 - np.maximum(final[:, rank], -1.0)) + 1e-12) \
+        if rank >= top and ratio is not None else np.zeros(n_a, bool)
+    refine(np.flatnonzero(needed), np.full(int(needed.sum()), rank))
+    reference = final[:, rank].copy()
+    order = np.lexsort((index, -final), axis=1)
+    index, final = np.take_along_axis(index, order, 1), np.take_along_axis(final, order, 1)
+    return Candidates(index, final, reference)
 
 
 def flag(candidates: Candidates, *, threshold: float, ratio: float | None, within: bool):
