@@ -125,11 +125,38 @@ def test_digits_audit_is_deterministic_and_saves(tmp_path):
 
 def test_unlabeled_images_get_only_the_checks_that_need_no_labels():
     images, _ = _blobs()
-    found = wavelens.audit(Dataset(images, None, None, name="u", split="all", source="synthetic"),
-                           checks=FAST, n_neighbors=10)
-    assert "label_error_score" not in found.per_image and found.overlap is None
-    assert "Label errors" not in found.summary()
-    assert not found.per_image["is_class_outlier"].any()
+    found = wavelens.audit(Dataset(images, None, None, name="u", split="all", source="synthetic"), n_neighbors=10)
+    assert "label_error_score" not in found.per_image and found.overlap is None and found.analysis is None
+    assert found.params["skipped"] == ["label_errors", "classes", "analysis"]
+    assert "Skipped, as the images have no labels (or one class): label_errors, classes, analysis." in found.summary()
+    assert "Label errors" not in found.summary() and "far from the rest of their class" not in found.summary()
+    assert found.per_image["class_outlier_score"].isna().all() and not found.per_image["is_class_outlier"].any()
+    assert {"duplicate_group", "community"} <= set(found.per_image.columns)
+
+
+def test_a_small_dataset_gets_every_check():
+    images, labels = _blobs(n_per_class=20)
+    found = wavelens.audit(Dataset(images, labels, None, name="s", split="all", source="synthetic"), n_neighbors=10)
+    assert found.analysis is not None and found.analysis.dictionary.n_patterns == 30
+    assert len(found.per_image) == 60
+
+
+def test_signed_images_are_not_called_clipped():
+    images, labels = _blobs()
+    signed = Dataset(images * 2 - 1, labels, None, name="s", split="all", source="synthetic")
+    found = wavelens.audit(signed, checks=["outliers"], n_neighbors=10)
+    plain = wavelens.audit(Dataset(images, labels, None, name="p", split="all", source="synthetic"),
+                           checks=["outliers"], n_neighbors=10)
+    assert np.allclose(found.per_image["clipped_share"], plain.per_image["clipped_share"])
+    assert not found.per_image["is_low_information"].any()
+
+
+def test_a_second_dataset_of_another_size_is_refused_before_any_work():
+    images, labels = _blobs()
+    a = Dataset(images, labels, None, name="a", split="test", source="synthetic")
+    b = Dataset(images[:, :8, :8], labels, None, name="b", split="train", source="synthetic")
+    with pytest.raises(WavelensError, match="'dataset_b' parameter|dataset_b"):
+        wavelens.audit(a, b, n_neighbors=10)
 
 
 @pytest.mark.parametrize("kwargs, words", [

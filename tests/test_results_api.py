@@ -95,7 +95,7 @@ def test_duplicates_within_one_dataset_count_both_images_of_a_pair():
     found = wavelens.find_near_duplicates(wavelens.from_arrays(x, list("ababab")))
     assert found.per_image["n_duplicates"].tolist() == [2, 0, 0, 2, 0, 2]
     assert found.to_dict()["duplicates"]["n_images_a_with_duplicate"] == 3
-    assert "3 images of A have a near-duplicate: keep one image of each group" in found.summary()
+    assert "3 images of arrays (all) have a near-duplicate in it: keep one image of each group" in found.summary()
     assert found.per_image["duplicate_group"].tolist() == [0, -1, -1, 0, -1, 0] and found.n_groups == 1
 
 

@@ -177,17 +177,21 @@ def duplicates_findings(summary):
         how = f"similarity >= {params['threshold']} and standing out from each image's neighbours, ratio {ratio}"
     n_pairs, groups = d["n_pairs"], d.get("n_groups")
     lines = [f"{n_pairs} near-duplicate pairs ({how}) {where}"
-             + (f" in {groups} groups" if groups is not None else "")
+             + (f" in {_count(groups, 'group')}" if groups is not None else "")
              + f": {d['n_exact']} exact copies, {d['n_labels_disagree']} pairs whose labels disagree."]
+    n = d["n_images_a_with_duplicate"]
     if b is None:
-        lines.append(f"{d['n_images_a_with_duplicate']} images of A have a near-duplicate"
+        lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in it"
                      + (": keep one image of each group, or they weigh double in training and evaluation."
                         if n_pairs else "."))
     else:
-        n = d["n_images_a_with_duplicate"]
-        lines.append(f"{n} images of A have a near-duplicate in B"
-                     + (f": if A is a test set and B its training set, drop those {n} images from the test set, "
-                        "or the test accuracy is inflated." if n else "."))
+        name_b = f"{printable(b['name'])} ({b.get('split', '')})"
+        if (a.get("split"), b.get("split")) == ("test", "train"):
+            advice = ": drop them from the test set, or the test accuracy is inflated by images trained on."
+        else:
+            advice = (f": if {name_a} is for testing and {name_b} for training, drop them from {name_a}, or the "
+                      "test accuracy is inflated.")
+        lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in {name_b}" + (advice if n else "."))
     if d["n_labels_disagree"]:
         lines.append(f"{d['n_labels_disagree']} pairs have different labels (listed first): check which label is right.")
     return lines
@@ -205,6 +209,11 @@ def noise_curve_findings(record):
     return lines
 
 
+def _count(n, noun):
+    """'1 image', '2 images'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _share(part, whole):
     return f"{100 * part / whole:.1f}%" if whole else "0%"
 
@@ -217,16 +226,19 @@ def audit_findings(summary):
     name = f"{printable(d['name'])} ({printable(d.get('split', ''))})"
     lines = [f"{name}: {n} images of {image_shape_text(d['image_shape'])}, {_classes(d)}; "
              f"checks: {', '.join(a['checks'])}."]
+    if a.get("skipped"):
+        lines.append(f"Skipped, as the images have no labels (or one class): {', '.join(a['skipped'])}.")
     errors = a.get("label_errors")
     if errors is not None:
         flagged = errors["n_flagged"]
         if flagged:
             top = "; ".join(f"{printable(s['label'])} -> {printable(s['suggested'])} ({s['count']})"
                             for s in errors["top_suggestions"][:3])
-            lines.append(f"Label errors: {flagged} images ({_share(flagged, n)}) look mislabeled: their nearest "
-                         f"images are mostly of another class (most often {top}). Look at them in issues.csv, "
-                         "highest label_error_score first, and relabel (suggested_class) or drop those that "
-                         "are wrong; some are only ambiguous images.")
+            lines.append(f"Label errors: {_count(flagged, 'image')} ({_share(flagged, n)}) look mislabeled: their "
+                         f"nearest images are mostly of another class (most often {top}). Look at them in "
+                         "issues.csv, highest label_error_score first, and relabel (suggested_class) or drop those "
+                         "that are wrong; some are only ambiguous images, or unusual members of their class "
+                         "(is_class_outlier too).")
             if flagged > 0.2 * n:
                 lines.append("That is too many to be only wrong labels: the classes hardly separate in this "
                              "image description, so treat these as images that look like another class, not as "
@@ -236,16 +248,18 @@ def audit_findings(summary):
                          "its label as much as is usual for its class.")
     outliers = a.get("outliers")
     if outliers is not None:
-        lines.append(f"Outliers: {outliers['n_outliers']} images lie far from every other image, and "
-                     f"{outliers['n_class_outliers']} far from the rest of their class (robust z > "
-                     f"{outliers['z_cut']:g}): check that they belong in the dataset and in their class.")
+        labeled = "classes" not in (a.get("skipped") or [])
+        far_class = f", and {outliers['n_class_outliers']} far from the rest of their class" if labeled else ""
+        lines.append(f"Outliers: {_count(outliers['n_outliers'], 'image')} far from every other image{far_class} "
+                     f"(robust z > {outliers['z_cut']:g}): check that they belong in the dataset"
+                     + (" and in their class." if labeled else "."))
         if outliers.get("n_reconstruction_outliers"):
-            lines.append(f"{outliers['n_reconstruction_outliers']} images are poorly rebuilt from the dataset "
-                         "patterns (robust z of the energy they leave out above "
+            lines.append(f"{_count(outliers['n_reconstruction_outliers'], 'image')} poorly rebuilt from the "
+                         "dataset patterns (robust z of the energy they leave out above "
                          f"{outliers['z_cut']:g}): unusual content; check them too.")
         low = outliers["n_low_information"]
         if low:
-            lines.append(f"Low information: {low} images are blank, near-constant or clipped: drop them, or "
+            lines.append(f"Low information: {_count(low, 'image')} blank, near-constant or clipped: drop them, or "
                          "find what broke when they were made.")
     classes = a.get("classes")
     if classes is not None and classes["confusable"]:
@@ -261,8 +275,10 @@ def audit_findings(summary):
         groups = classes.get("groups") or []
         if groups:
             listed = "; ".join("{" + ", ".join(printable(c) for c in group) + "}" for group in groups)
+            grouped = sum(len(group) for group in groups)
+            apart = "; the other classes stand apart" if grouped < len(classes["self_share"]) else ""
             lines.append(f"Classes that mix (each pair in a group shares at least {classes['group_overlap']:.0%} "
-                         f"of its neighbourhoods): {listed}; classes outside these groups stand apart.")
+                         f"of its neighbourhoods): {listed}{apart}.")
     for part in ("duplicates", "communities"):
         if a.get(part) is not None:
             lines.extend(a[part]["summary"])

@@ -21,6 +21,7 @@ Pure computation; files and printing live in :mod:`wavelens.results` and the CLI
 import os
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -31,14 +32,18 @@ from .._validation import WavelensError, check_n_jobs, check_positive_int, check
 from .._version import __version__
 from ..datasets import Dataset
 from ..datasets._base import check_dataset
-from .checks import (CLASS_GROUP_OVERLAP, class_groups, class_overlap, information_scores, label_error_scores, outlier_scores,
+from .checks import (CLASS_GROUP_OVERLAP, class_groups, class_overlap, clipped_share, information_scores, label_error_scores, outlier_scores,
                      pattern_label_scores, robust_z)
 from .features import WORKING_SIZE, audit_features, unit_images
-from .neighbors import LOCAL_SCALE_NEIGHBOR, nearest_neighbors
+from .neighbors import LOCAL_SCALE_NEIGHBOR, Neighbors, nearest_neighbors
 from ..summaries import audit_findings
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..analysis import Analysis
+    from ..communities import CommunityAnalysis
+    from ..duplicates import DuplicateAnalysis
 
 __all__ = ["Audit", "CHECKS", "audit"]
 
@@ -88,14 +93,14 @@ class Audit:
     dataset_b: "Dataset | None"
     params: dict
     scores: dict
-    neighbors: object
+    neighbors: Neighbors
     overlap: "np.ndarray | None"
     n_label_errors_estimated: "int | None"
-    analysis: object = None
-    duplicates: object = None
-    communities: object = None
+    analysis: "Analysis | None" = None
+    duplicates: "DuplicateAnalysis | None" = None
+    communities: "CommunityAnalysis | None" = None
     timings_s: dict = field(default_factory=dict)
-    command: str = None
+    command: "str | None" = None
 
     def __repr__(self):
         d = self.dataset
@@ -113,17 +118,23 @@ class Audit:
             return int(np.count_nonzero(self.duplicates.per_image["n_duplicates"].to_numpy()))
         return 0
 
-    @property
+    @cached_property
     def per_image(self) -> "pd.DataFrame":
         """One row per image (``issues.csv``): its id, path, label and class name; for each check a
         ``*_score`` column and an ``is_*`` flag; the evidence (suggested label, nearest images,
-        duplicate group, community)."""
+        duplicate group, community). Made on first use and kept."""
         import pandas as pd
 
         d = self.dataset
-        table = pd.DataFrame({**d.image_columns(), **self.scores})
-        if "suggested_label" in table:
-            table["suggested_class"] = np.asarray(d.class_names, dtype=object)[table["suggested_label"]]
+        columns = dict(self.scores)
+        if "suggested_label" in columns:
+            columns = {key: value for key, value in columns.items() if key != "label_support"}
+            at = list(columns).index("suggested_label") + 1
+            items = list(columns.items())
+            items.insert(at, ("suggested_class", np.asarray(d.class_names, dtype=object)[columns["suggested_label"]]))
+            items.insert(at + 1, ("label_support", self.scores["label_support"]))
+            columns = dict(items)
+        table = pd.DataFrame({**d.image_columns(), **columns})
         nearest = self.neighbors.indices[:, :N_SHOWN_NEIGHBORS]
         table["nearest_ids"] = [";".join(row) for row in d.ids[nearest]]
         if self.duplicates is not None:
@@ -193,6 +204,7 @@ class Audit:
                 "dataset": d.record(),
                 "dataset_b": self.dataset_b.record() if self.dataset_b is not None else None,
                 "checks": list(self.params["checks"]),
+                "skipped": list(self.params.get("skipped", [])),
                 "label_errors": None if "is_label_error" not in s else {
                     "n_flagged": self.count("label_errors"),
                     "n_estimated": self.n_label_errors_estimated,
@@ -221,8 +233,9 @@ class Audit:
         return record
 
     def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
-        """Write ``issues.csv``, ``summary.json``, ``confusable_classes.csv``, ``duplicates.csv`` and the
-        report into ``folder``, all or nothing."""
+        """Write ``issues.csv``, ``summary.json``, ``confusable_classes.csv`` and ``class_overlap.csv`` (with
+        labels), ``duplicates.csv`` (when that check ran) and the report into ``folder``, all or nothing;
+        returns the summary written."""
         from ..results import write_audit
 
         return write_audit(self, folder, overwrite=overwrite, report=report)
@@ -312,17 +325,18 @@ def _pixel_information(dataset, n_jobs):
     from .._parallel import for_each_chunk, rows_per_chunk
 
     n = dataset.n_images
-    spread, clipped = np.empty(n), np.empty(n)
+    columns = np.empty((5, n))
     step = rows_per_chunk(4096, 4 * int(np.prod(dataset.image_shape)))
 
     stored, pixel_max = dataset.stored
 
     def store(start, stop, part):
-        spread[start:stop], clipped[start:stop] = part
+        columns[:, start:stop] = part
 
     for_each_chunk(lambda start, stop, images: information_scores(unit_images(images[start:stop], pixel_max)), n,
                    chunk_size=step, n_jobs=n_jobs, store=store, shared=(stored,))
-    return spread, clipped
+    spread, low, high, at_low, at_high = columns
+    return spread, clipped_share(low, high, at_low, at_high)
 
 
 def audit(dataset: Dataset, dataset_b: "Dataset | None" = None, *, checks: "Sequence[str] | None" = None,
@@ -376,9 +390,15 @@ def audit(dataset: Dataset, dataset_b: "Dataset | None" = None, *, checks: "Sequ
     if n_neighbors >= dataset.n_images:
         raise WavelensError(f"{param('n_neighbors', n_neighbors)} needs more than {n_neighbors} images; "
                             f"the dataset has {dataset.n_images} (give a smaller value).")
+    if dataset_b is not None and "duplicates" in checks and dataset_b.image_shape != dataset.image_shape:
+        raise WavelensError(f"{param('dataset_b')} has images of shape {dataset_b.image_shape} but "
+                            f"{param('dataset')} of {dataset.image_shape}; the duplicates check compares images "
+                            f"of one size (resize them, or leave 'duplicates' out of {param('checks')}).")
+    labeled = dataset.labeled and dataset.n_classes > 1
+    skipped = [] if labeled else [c for c in ("label_errors", "classes", "analysis") if c in checks]
+    checks = [c for c in checks if c not in skipped]
     timings = {}
     clock = time.perf_counter()
-    labeled = dataset.labeled and dataset.n_classes > 1
     with stage("audit features", total=None):
         features = audit_features(dataset, n_components=n_components, working_size=working_size,
                                   random_state=random_state, n_jobs=n_jobs)
@@ -404,8 +424,10 @@ def audit(dataset: Dataset, dataset_b: "Dataset | None" = None, *, checks: "Sequ
         spread, clipped = _pixel_information(dataset, n_jobs)
         typical = float(np.median(spread))
         low = (spread <= LOW_SPREAD * typical) | (clipped >= CLIPPED)
+        if not labeled:
+            z_class = np.full(len(labels), np.nan)  # one class: the same as outlier_score, so not given
         scores.update(outlier_score=z_all, is_outlier=z_all > OUTLIER_Z, class_outlier_score=z_class,
-                      is_class_outlier=(z_class > OUTLIER_Z) & labeled, pixel_spread=spread, clipped_share=clipped,
+                      is_class_outlier=z_class > OUTLIER_Z, pixel_spread=spread, clipped_share=clipped,
                       is_low_information=low)
         timings["outliers"] = time.perf_counter() - clock
     if "classes" in checks and labeled:
@@ -415,7 +437,9 @@ def audit(dataset: Dataset, dataset_b: "Dataset | None" = None, *, checks: "Sequ
         from ..analysis import analyze
 
         clock = time.perf_counter()
-        result_parts["analysis"] = analyze(dataset, random_state=random_state, n_jobs=n_jobs)
+        # analyze's default of 100 patterns, or fewer for a small dataset (it takes at most half the images)
+        result_parts["analysis"] = analyze(dataset, n_patterns=min(100, max(2, dataset.n_images // 2)),
+                                           random_state=random_state, n_jobs=n_jobs)
         timings["analysis"] = time.perf_counter() - clock
         if "outliers" in checks:
             # The share of each image's energy the dataset patterns leave out: high for images unlike the rest.
@@ -441,7 +465,7 @@ def audit(dataset: Dataset, dataset_b: "Dataset | None" = None, *, checks: "Sequ
         clock = time.perf_counter()
         result_parts["communities"] = find_communities(dataset, random_state=random_state, n_jobs=n_jobs)
         timings["communities"] = time.perf_counter() - clock
-    recorded = {"checks": checks, "n_neighbors": n_neighbors, "n_components": n_components,
+    recorded = {"checks": checks, "skipped": skipped, "n_neighbors": n_neighbors, "n_components": n_components,
                 "working_size": working_size, "random_state": random_state, **(params or {})}
     return Audit(dataset, dataset_b, recorded, scores, neighbors, overlap, n_estimated, timings_s=timings,
                  **result_parts)

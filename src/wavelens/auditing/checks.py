@@ -12,7 +12,7 @@ import numpy as np
 
 from .neighbors import Neighbors, neighbor_graph
 
-__all__ = ["class_overlap", "information_scores", "label_error_scores", "outlier_scores", "pattern_label_scores",
+__all__ = ["class_overlap", "clipped_share", "information_scores", "label_error_scores", "outlier_scores", "pattern_label_scores",
            "robust_z"]
 
 SPREAD_STEPS = 2
@@ -140,12 +140,24 @@ def outlier_scores(neighbors: Neighbors, labels, *, n_near=10):
 
 
 def information_scores(images):
-    """Per-image pixel spread (standard deviation, pixels in [0, 1]) and the share of pixels at
-    0 or at 1, for a chunk of float images."""
+    """Per-image pixel statistics for a chunk of images: the spread (standard deviation), the lowest
+    and highest value, and the shares of pixels at the lowest and at the highest value.
+
+    With the extremes of the whole dataset, :func:`clipped_share` says which images are mostly
+    black or white (whatever the range of the values).
+    """
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
-    spread = flat.std(axis=1)
-    clipped = np.maximum((flat >= 1.0).mean(axis=1), (flat <= 0.0).mean(axis=1))
-    return spread, clipped
+    low, high = flat.min(axis=1), flat.max(axis=1)
+    return (flat.std(axis=1), low, high, (flat == low[:, None]).mean(axis=1),
+            (flat == high[:, None]).mean(axis=1))
+
+
+def clipped_share(low, high, at_low, at_high):
+    """The share of each image's pixels at the dataset's lowest or highest value (whichever is more),
+    from :func:`information_scores`' columns."""
+    at_dataset_low = np.where(low == low.min(), at_low, 0.0)
+    at_dataset_high = np.where(high == high.max(), at_high, 0.0)
+    return np.maximum(at_dataset_low, at_dataset_high)
 
 
 def class_overlap(neighbors: Neighbors, labels, n_classes):

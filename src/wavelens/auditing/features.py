@@ -142,7 +142,10 @@ def audit_features(dataset, *, n_components=150, working_size=WORKING_SIZE, rand
 
     rng = np.random.default_rng(random_state)
     sample = np.arange(n) if n <= FIT_SAMPLE else np.sort(rng.choice(n, FIT_SAMPLE, replace=False))
-    fit_rows = scattering_descriptors(dataset.select_images(sample), working_size=working_size)
+    # The sample's descriptors, a chunk of images at a time: only the descriptors are kept.
+    fit_rows = np.concatenate([scattering_descriptors(dataset.select_images(sample[start:start + step]),
+                                                      working_size=working_size)
+                               for start in range(0, len(sample), step)])
     n_components = min(n_components, fit_rows.shape[1], max(1, len(sample) - 1))
     pca = PCA(n_components, svd_solver="randomized" if n_components < min(fit_rows.shape) else "full",
               random_state=random_state)

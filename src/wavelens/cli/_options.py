@@ -23,7 +23,7 @@ from ..decomposition import load_kernel
 # (``use --patterns 898 or fewer``). A name not listed here stays as Python says it.
 FLAGS = {
     # datasets
-    "dataset_a": "DATASET_A", "dataset_b": "DATASET_B", "split": "--split", "data_dir": "--data-dir",
+    "dataset": "DATASET", "dataset_a": "DATASET_A", "dataset_b": "DATASET_B", "split": "--split", "data_dir": "--data-dir",
     "limit": "--limit", "resize": "--resize", "random_state": "--seed",
     # Hugging Face columns have no flag: the command line points to the Python call that names them
     "image_column": "wavelens.from_huggingface(image_column=...) in Python",

@@ -45,8 +45,9 @@ def audit_command(dataset, dataset_b, split, split_b, data_dir, limit, resize, s
 
         wavelens audit fashion-mnist --split test fashion-mnist --split-b train --out DIR
 
-    Writes OUT/issues.csv, OUT/summary.json, OUT/confusable_classes.csv,
-    OUT/duplicates.csv and OUT/report.html (a gallery per check).
+    Writes OUT/issues.csv, OUT/summary.json, OUT/confusable_classes.csv and
+    OUT/class_overlap.csv (labeled images), OUT/duplicates.csv (with the
+    duplicates check) and OUT/report.html (a gallery per check).
     """
     chosen = check_checks(checks)
     inputs = input_paths(dataset, dataset_b, data_dir=data_dir)
@@ -67,5 +68,6 @@ def audit_command(dataset, dataset_b, split, split_b, data_dir, limit, resize, s
         result.command = command_line()
         write_audit(result, target, report=not no_report)
     click.echo(result.summary())
-    files = "issues.csv, summary.json, confusable_classes.csv" + (", duplicates.csv" if result.duplicates else "")
+    files = ("issues.csv, summary.json" + (", confusable_classes.csv, class_overlap.csv" if result.overlap is not None
+                                           else "") + (", duplicates.csv" if result.duplicates is not None else ""))
     click.echo(f"Results in {out}/: {files}" + ("." if no_report else ", report.html."))

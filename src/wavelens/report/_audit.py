@@ -88,7 +88,8 @@ def audit_sections(folder, s, draw, saved=None):
         if name == "duplicate":  # a pair per column, the audited image above its copy
             images, captions = images.swapaxes(0, 1), captions.swapaxes(0, 1)
         if len(images) and images.shape[1]:
-            body = _img(draw(figures.gallery, images / 255.0, captions), title,
+            body = _img(draw(figures.gallery, images / 255.0, captions, first_column_marked=name != "duplicate"),
+                        title,
                         f"{len(data[name + '_images'])} shown; every one is in issues.csv." + figures.channel_note(
                             _channels(images, 4)))
         else:
@@ -97,7 +98,8 @@ def audit_sections(folder, s, draw, saved=None):
     if "class_overlap" in members:
         sections.append(_section("confusable-classes", "Confusable classes",
                                  "How the neighbourhoods of the classes mix: row c shows which classes the nearest "
-                                 "images of class c's images belong to (its own class left out). Bright cells are "
+                                 "images of class c's images belong to (the figure leaves its own class out; "
+                                 "class_overlap.csv has it). Bright cells are "
                                  "classes a classifier will confuse and labelers may mix up.",
                                  _img(draw(figures.overlap_heatmap, data["class_overlap"], names), "class overlap",
                                       "The share of each class's neighbours in each other class.")

@@ -417,8 +417,9 @@ def duplicate_pairs(images_a, images_b, captions):
     return figure
 
 
-def gallery(images, captions):
-    """A grid of images, each with its caption below (``images``: (rows, columns, H, W[, C]))."""
+def gallery(images, captions, *, first_column_marked=True):
+    """A grid of images, each with its caption below (``images``: (rows, columns, H, W[, C])); the
+    first column's captions in red (the images a row is about) when ``first_column_marked``."""
     plt = _pyplot()
     rows, columns = images.shape[:2]
     canvas, h, w, gap = _mosaic(list(images), gap=max(2, images.shape[3] // 2))
@@ -428,7 +429,7 @@ def gallery(images, captions):
         for c in range(columns):
             lines = [figure_text(line, 22, mark_cut=True) for line in str(captions[r, c]).split("\n")[:2]]
             axis.text(c * (w + gap) + w / 2, r * (h + gap) + h + 0.5, "\n".join(lines), ha="center", va="top",
-                      fontsize=5.5, color="#b00020" if c == 0 else "#333")
+                      fontsize=6, color="#b00020" if c == 0 and first_column_marked else "#333")
     axis.set_ylim(rows * (h + gap) + h * 0.1, -1)
     axis.axis("off")
     return figure
