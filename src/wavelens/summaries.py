@@ -157,9 +157,10 @@ def communities_findings(summary):
     for x in [x for x in communities if x["mixed"]][:3]:
         lines.append(f"Mixed community {x['community']} ({x['size']} images): {_make_up(x['classes'], 3)}: "
                      "these classes overlap.")
-    lines.append(f"Numerical rank: pixels {_number(c['numerical_rank']['pixel'])}, wavelet "
-                 f"{_number(c['numerical_rank']['wavelet'])}. Features: {f['n_features']} of {f['n_total']} "
-                 f"coefficients ({printable(f['method'])}, condition number {condition}).")
+    lines.append(f"Images were compared on {f['n_features']} of their {f['n_total']} wavelet coefficients "
+                 f"(chosen by {printable(f['method'])}, condition number {condition}); together the images span "
+                 f"{_number(c['numerical_rank']['wavelet'])} independent directions (numerical rank; "
+                 f"{_number(c['numerical_rank']['pixel'])} in pixels).")
     return lines
 
 
