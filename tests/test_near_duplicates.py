@@ -97,7 +97,8 @@ def test_groups_leakage_and_label_disagreements_first(digits):
     record = found.to_dict()["duplicates"]
     assert record["n_exact"] == 1 and record["n_labels_disagree"] >= 1
     text = found.summary()
-    assert f"{record['n_images_a_with_duplicate']} images of A have a near-duplicate in B: if A is a test set" in text
+    assert f"{record['n_images_a_with_duplicate']} images of arrays (all) have a near-duplicate in arrays (all): " \
+        "if arrays (all) is for testing" in text
     assert "have different labels (listed first): check which label is right." in text
 
 
@@ -194,3 +195,13 @@ def test_aligned_correlation_undoes_a_zoom_and_a_sub_pixel_shift():
     assert score[0] > 0.99 > plain[0]  # the crop is a zoom of 1.12 plus a shift: no integer shift undoes it
     assert score[1] < 0.97 and score[2] < 0.97  # different textures stay apart
     assert np.array_equal(score, aligned_correlation(levels_a, levels_b, rows_a, rows_b, n_jobs=None))
+
+
+def test_shifted_copies_of_small_images_are_candidates(digits):
+    # On 8 x 8 digits a 2-pixel shift moves the descriptor far; the shifted queries find the source.
+    pixels, labels = digits
+    moved = np.stack([_shift(pixels[k], dy, dx) for k, (dy, dx) in zip(range(0, 400, 40), [(2, 0), (0, -2), (2, 2),
+                      (-2, 1), (1, -2), (-2, -2), (0, 2), (2, -1), (-1, 2), (-2, 0)])])
+    data = wavelens.from_arrays(np.concatenate([pixels, moved]), np.concatenate([labels, labels[0:400:40]]))
+    pairs = set(zip(*(wavelens.find_near_duplicates(data).pairs_table[c].tolist() for c in ("index_a", "index_b"))))
+    assert sum((k, 1797 + i) in pairs for i, k in enumerate(range(0, 400, 40))) >= 9

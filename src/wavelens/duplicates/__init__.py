@@ -274,8 +274,9 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
        dataset: of A) by the cosine of a coarse descriptor, the 8 x 8 area average of the
        image at 16 pixels a side (the Haar approximation band), centered and at unit
        length; once as the image is and once *posed* (its intensity centroid moved to the
-       center and its spread scaled to a fixed size, which undoes shifts and crops).
-       Chunked exact search: memory grows with the number of images, never their square.
+       center and its spread scaled to a fixed size, which undoes shifts and crops); on
+       images under 16 pixels a side also by the best cosine over the image's versions
+       shifted by up to ``max_shift`` pixels. Chunked exact search: memory grows with the number of images, never their square.
     2. *Verification*: each candidate pair's similarity is the best Pearson correlation
        of the two images over shifts of up to ``max_shift`` pixels (at the original size)
        on the pixels they share, also on their 16-pixel and posed versions; this best-of-three

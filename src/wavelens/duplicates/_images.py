@@ -14,7 +14,7 @@ import numpy as np
 
 from .._parallel import for_each_chunk, into_rows
 
-__all__ = ["area_matrix", "descriptors", "posed", "working_images"]
+__all__ = ["area_matrix", "descriptors", "posed", "shifted", "working_images"]
 
 _GRID = 8  # descriptor cells a side
 _RADIUS = 0.25  # radius of gyration of a posed image, as a share of its side
@@ -136,3 +136,18 @@ def descriptors(images: np.ndarray) -> np.ndarray:
     d -= d.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(d, axis=1, keepdims=True)
     return np.divide(d, norms, out=np.zeros_like(d), where=norms > 1e-6 * np.sqrt(d.shape[1]))
+
+
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Images moved down by ``dy`` and right by ``dx`` pixels, zero fill.
+
+    Examples
+    --------
+    >>> shifted(np.arange(4.0).reshape(1, 2, 2), 0, 1).tolist()
+    [[[0.0, 0.0], [0.0, 2.0]]]
+    """
+    n, h, w = images.shape
+    out = np.zeros_like(images)
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out

@@ -18,7 +18,7 @@ _QUERIES = 256
 
 
 def nearest(queries: np.ndarray, references: np.ndarray | None, k: int, *,
-            n_jobs: int | None = -1) -> tuple[np.ndarray, np.ndarray]:
+            n_jobs: int | None = -1, variants: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` references most cosine-similar to each query, most similar first.
 
     Parameters
@@ -30,6 +30,9 @@ def nearest(queries: np.ndarray, references: np.ndarray | None, k: int, *,
     k : int
         At most ``n_r`` (``n_q - 1`` within one set).
     n_jobs : int or None, default=-1
+    variants : list of ndarray of shape (n_q, d), default=None
+        Other versions of each query (e.g. shifted): a reference's similarity is then the
+        largest over the query and its variants.
 
     Returns
     -------
@@ -46,6 +49,8 @@ def nearest(queries: np.ndarray, references: np.ndarray | None, k: int, *,
 
     def chunk(start, stop):
         block = queries[start:stop] @ padded.T
+        for variant in variants or ():
+            np.maximum(block, variant[start:stop] @ padded.T, out=block)
         block[:, n_ref:] = -np.inf
         if within:
             block[np.arange(stop - start), np.arange(start, stop)] = -np.inf

@@ -4,7 +4,8 @@
    versions, plain and posed (:mod:`wavelens.duplicates._images`).
 2. Candidates: each query image's ``n_neighbors`` nearest images of the other
    set (or of its own set) by the cosine of each version's coarse descriptor,
-   the two lists joined.
+   the two lists joined; on images under ``SMALL`` pixels a third list by the best
+   cosine over the query's shifted versions.
 3. Verification: each candidate pair gets the larger of two scores, the best
    correlation of the plain images over shifts of up to ``max_shift`` pixels
    (counted at the original size) and that of the posed images over shifts of
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._parallel import for_each_chunk, into_rows
-from ._images import descriptors, posed, working_images
+from ._images import descriptors, posed, shifted, working_images
 from ._neighbors import nearest
 from ._verify import aligned_correlation, best_correlation, smoothed_versions
 
@@ -99,12 +100,19 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     if k < 1 or n_a == 0:
         empty = np.zeros((n_a, 0))
         return Candidates(empty.astype(np.int64), empty, np.full(n_a, -np.inf))
+    shift = max(1, round(max_shift * plain_a.shape[1] / stored_a.shape[1]))
     index = _union(nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs)[0],
                    nearest(d_pose_a, d_pose_b, k, n_jobs=n_jobs)[0])
+    if min(plain_a.shape[1:]) < SMALL:
+        # On small images (8 x 8 digits) a shift of 1-2 pixels moves the descriptor far, and
+        # posing (centroid and spread) does not undo it where the shift cuts off strokes: a
+        # third list by the best cosine over the query's shifted versions.
+        moves = [(dy, dx) for dy in range(-shift, shift + 1) for dx in range(-shift, shift + 1) if dy or dx]
+        variants = [descriptors(shifted(small_a, dy, dx)) for dy, dx in moves]
+        index = _union(index, nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs, variants=variants)[0])
     valid = index >= 0
     rows_a = np.broadcast_to(np.arange(n_a)[:, None], index.shape)[valid]
     rows_b = index[valid]
-    shift = max(1, round(max_shift * plain_a.shape[1] / stored_a.shape[1]))
     score = np.full(index.shape, -np.inf)
     plain = best_correlation(plain_a, plain_b, rows_a, rows_b, max_shift=shift, n_jobs=n_jobs)
     found = plain.copy()
