@@ -19,6 +19,7 @@ the flipped images, precision and recall of the flagged set, and CPU seconds
   ``get_label_quality_scores`` (1 - quality);
 - cleanlab ``Datalab`` given the wavelens features (its kNN label check).
 
+    pip install -e '.[bench]'     # cleanlab
     python benchmarks/bench_label_errors.py [--seeds 3] [--limit N] [--skip-cleanlab]
 """
 
