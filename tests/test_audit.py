@@ -9,7 +9,8 @@ import wavelens
 from conftest import run_cli
 from wavelens import Dataset, WavelensError
 from wavelens.auditing.checks import class_overlap, label_error_scores, robust_z
-from wavelens.auditing.features import area_resize, scattering_descriptors
+from wavelens._resize import area_resize
+from wavelens.auditing.features import scattering_descriptors
 from wavelens.auditing.neighbors import nearest_neighbors
 
 FAST = ["label_errors", "outliers", "classes"]

@@ -27,41 +27,16 @@ import numpy as np
 import pywt
 
 from .._parallel import for_each_chunk, rows_per_chunk
+from .._resize import area_resize
 from ..datasets._base import pixels_to_unit
 from .._validation import check_positive_int, check_seed
 
-__all__ = ["FIT_SAMPLE", "WORKING_SIZE", "area_resize", "audit_features", "scattering_descriptors", "unit_images"]
+__all__ = ["FIT_SAMPLE", "WORKING_SIZE", "audit_features", "scattering_descriptors", "unit_images"]
 
 WORKING_SIZE = 32
 FIT_SAMPLE = 20_000
 SHRINK_AT = 0.9
 LEVEL = 2
-
-
-def _area_matrix(size, target):
-    """The (target, size) matrix that averages ``size`` samples into ``target`` equal spans."""
-    edges = np.linspace(0.0, size, target + 1)
-    left, right = np.arange(size), np.arange(1, size + 1)
-    overlap = np.clip(np.minimum(right[None, :], edges[1:, None]) - np.maximum(left[None, :], edges[:-1, None]), 0,
-                      None)
-    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def area_resize(images, size):
-    """Images of shape (n, h, w[, c]) averaged over areas to (n, size_h, size_w[, c]).
-
-    ``size`` is ``(height, width)``. Each output pixel is the mean of the input
-    area it covers (fractions of pixels weighted), so nothing aliases.
-
-    >>> area_resize(np.arange(16, dtype=np.float32).reshape(1, 4, 4), (2, 2))[0].tolist()
-    [[2.5, 4.5], [10.5, 12.5]]
-    """
-    images = np.asarray(images, dtype=np.float32)
-    rows = _area_matrix(images.shape[1], size[0])
-    columns = _area_matrix(images.shape[2], size[1])
-    if images.ndim == 4:
-        return np.einsum("ih,nhwc,jw->nijc", rows, images, columns, optimize=True)
-    return np.einsum("ih,nhw,jw->nij", rows, images, columns, optimize=True)
 
 
 def unit_images(images, pixel_max):

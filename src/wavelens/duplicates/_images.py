@@ -13,25 +13,12 @@ centered and scaled to unit length, so brightness and contrast do not matter.
 import numpy as np
 
 from .._parallel import for_each_chunk, into_rows
+from .._resize import area_matrix
 
-__all__ = ["area_matrix", "descriptors", "posed", "shifted", "working_images"]
+__all__ = ["descriptors", "posed", "shifted", "working_images"]
 
 _GRID = 8  # descriptor cells a side
 _RADIUS = 0.25  # radius of gyration of a posed image, as a share of its side
-
-
-def area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """Weights of area (box) resampling of ``n_in`` pixels to ``n_out``: ``(n_out, n_in)``, rows sum to 1.
-
-    Examples
-    --------
-    >>> area_matrix(4, 2).tolist()
-    [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
-    """
-    edges = np.arange(n_out + 1) * (n_in / n_out)
-    k = np.arange(n_in)[None, :]
-    weights = np.clip(np.minimum(edges[1:, None], k + 1) - np.maximum(edges[:-1, None], k), 0, None)
-    return (weights / weights.sum(1, keepdims=True)).astype(np.float32)
 
 
 def working_shape(image_shape: tuple, size: int) -> tuple[int, int]:

@@ -88,7 +88,7 @@ GALLERY_ROWS = 12
 
 
 def _gallery_pixels(dataset, rows):
-    from ..auditing.features import area_resize
+    from .._resize import area_resize
 
     images = dataset.select_images(np.asarray(rows, dtype=np.int64))
     height, width = images.shape[1:3]
