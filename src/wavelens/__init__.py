@@ -13,6 +13,8 @@ The modules follow the pipeline:
   (``find_near_duplicates`` -> :class:`DuplicateAnalysis`): the analyses and their results;
 - :mod:`~wavelens.auditing` (``audit`` -> :class:`Audit`): every check at once, a row per image
   of what to fix (label errors, duplicates, outliers, confusable classes);
+- :mod:`~wavelens.learning` (``learnability`` -> :class:`Learnability`): light classifiers on
+  images rebuilt from a few patterns, and on random labels;
 - :mod:`~wavelens.summaries` (findings in words), :mod:`~wavelens.results` (result files) and
   :mod:`~wavelens.report` (the HTML report);
 - :mod:`~wavelens.estimators`: the same steps as scikit-learn estimators;
@@ -30,6 +32,7 @@ _HOMES = {
     "Analysis": ".analysis", "analyze": ".analysis", "noise_curve": ".analysis", "NoiseCurve": ".analysis",
     "CommunityAnalysis": ".communities", "find_communities": ".communities",
     "Audit": ".auditing", "audit": ".auditing",
+    "Learnability": ".learning", "learnability": ".learning",
     "DuplicateAnalysis": ".duplicates", "find_near_duplicates": ".duplicates",
     "Dataset": ".datasets", "load_dataset": ".datasets", "from_arrays": ".datasets", "from_huggingface": ".datasets",
     "ImagePatterns": ".decomposition", "decompose_images": ".decomposition", "image_patterns": ".decomposition",
@@ -60,6 +63,7 @@ __all__ = [
     "DuplicateAnalysis",
     "Dataset",
     "ImagePatterns",
+    "Learnability",
     "NearDuplicates",
     "NoiseCurve",
     "PatternDecomposition",
@@ -78,6 +82,7 @@ __all__ = [
     "from_huggingface",
     "image_patterns",
     "inverse_wavelet_transform",
+    "learnability",
     "load_dataset",
     "noise_curve",
     "psnr",

@@ -51,6 +51,7 @@ RESULT_FILES = frozenset({
     "contingency_dataset_patterns.csv", "contingency_dataset_patterns_energy.csv",
     "noise_curve.json", "noise_curve.csv", "communities.csv", "duplicates.csv",
     "issues.csv", "confusable_classes.csv", "class_overlap.csv",
+    "learnability.csv", "learnability_noise.csv", "learnability_per_class.csv",
 })
 _PROTECTED = ("SIGINT", "SIGTERM", "SIGHUP")
 COMMITTED = []  # the result folders this process has written, for messages after a late signal

@@ -174,6 +174,23 @@ _SCHEMAS = {
             "analysis?": _or_none({"summary": _list("name")}),
         },
     },
+    "learnability": {
+        "dataset": _DATASET,
+        "learnability": {
+            "test_dataset": {"name": "name", "split?": "name", "n_images": "count"},
+            "holdout": _or_none("number"), "n_train": "count", "n_test": "count",
+            "classifiers": _mapping("name"), "max_rank": "positive", "chance": "number",
+            "rows": _list({"source": "name", "r": _or_none("count"), "classifier": "name",
+                           "test_accuracy": "number", "train_accuracy": _or_none("number"),
+                           "psnr_db": _or_none("number")}, 1),
+            "within_one_point": _mapping(_mapping(_or_none("count"))),
+            "noise": _list({"fraction": "number", "classifier": "name", "train_accuracy": _or_none("number"),
+                            "test_accuracy": "number", "loo_error": _or_none("number"),
+                            "nmi": _or_none("number"), "random_nmi?": _or_none("number")}),
+            "per_class?": _list({"source": "name", "r": _or_none("count"), "classifier": "name",
+                                 "accuracy": _list(_or_none("number"))}),
+        },
+    },
     "noise-curve": {
         "dataset": {"name": "name", "split?": "name"},
         "rows": _list({"kind": "name", "fraction": "number", "nmi": "number", "random_nmi?": _or_none("number")}, 1),
@@ -183,11 +200,13 @@ _SCHEMAS = {
 
 def summary_kind(name, s):
     """Which command wrote the summary ``s`` read from the file ``name``: 'analyze', 'audit', 'communities',
-    'duplicates' or 'noise-curve' (the key of its layout in ``_SCHEMAS``)."""
+    'duplicates', 'learnability' or 'noise-curve' (the key of its layout in ``_SCHEMAS``)."""
     if name == "noise_curve.json":
         return "noise-curve"
     if isinstance(s, dict) and "audit" in s:
         return "audit"
+    if isinstance(s, dict) and "learnability" in s:
+        return "learnability"
     if isinstance(s, dict) and "communities" in s:
         return "communities"
     if isinstance(s, dict) and "duplicates" in s:
@@ -208,6 +227,14 @@ def check_summary(path, kind, s):
             if len(s["dataset"]["class_names"]) != s["dataset"]["n_classes"]:
                 raise _Malformed(f"'dataset.class_names' should hold dataset.n_classes = "
                                  f"{s['dataset']['n_classes']} names, found {len(s['dataset']['class_names'])}")
+        if kind == "learnability":
+            classifiers = s["learnability"]["classifiers"]
+            for row in s["learnability"]["rows"]:
+                if row["classifier"] not in classifiers:
+                    raise _Malformed(f"'learnability.rows' names the classifier {shown(repr(row['classifier']), 40)}, "
+                                     "which 'learnability.classifiers' does not describe")
+            if not any(r["source"] == "original" for r in s["learnability"]["rows"]):
+                raise _Malformed("'learnability.rows' should hold rows of source \"original\", found none")
         if kind == "noise-curve" and not any(r["kind"] == "image_patterns" for r in s["rows"]):
             raise _Malformed("'rows' should hold rows of kind \"image_patterns\", found none")
     except _Malformed as exc:

@@ -22,7 +22,7 @@ from ._outdir import OutputFolder, check_not_an_input
 from ._validation import WavelensError, param, shown
 from .report.arrays import report_arrays, write_member_images, write_pair_images
 
-__all__ = ["OutputFolder", "write_analysis", "write_json", "write_noise_curve"]
+__all__ = ["OutputFolder", "write_analysis", "write_json", "write_learnability", "write_noise_curve"]
 
 
 def _inputs(dataset):
@@ -188,6 +188,9 @@ def write_report(result, path, *, overwrite=False):
         folder = Path(folder)
         if hasattr(result, "scores"):
             _audit_files(result, folder)
+            _build_report(folder)
+        elif hasattr(result, "noise_rows"):
+            _learnability_files(result, folder)
             _build_report(folder)
         elif hasattr(result, "tables"):
             start_report(folder, summary=result.to_dict(), saved=_analysis_arrays(result, result.tables())).write()
@@ -365,4 +368,26 @@ def _audit_files(result, folder):
         result.duplicates.pairs_table.to_csv(folder / "duplicates.csv", index=False, float_format="%.6f",
                                              encoding="utf-8")
     np.savez(folder / "report.npz", **audit_gallery_arrays(result))
+    write_json(folder / "summary.json", result.to_dict())
+
+
+def write_learnability(result, out, *, overwrite=False, report=True):
+    """``summary.json`` (its ``learnability`` key), ``learnability.csv`` (a row per source, r and classifier),
+    ``learnability_noise.csv`` (a row per label-noise fraction and classifier), ``learnability_per_class.csv``
+    and the report of a :class:`~wavelens.learning.Learnability`."""
+    start = time.perf_counter()
+    inputs = _inputs(result.dataset) + _inputs(result.test)
+    with _staging(out, overwrite, inputs) as staging:
+        _learnability_files(result, staging)
+        summary = _finish(staging, result, start)
+        if report:
+            _build_report(staging)
+    return summary
+
+
+def _learnability_files(result, folder):
+    result.table.to_csv(folder / "learnability.csv", index=False, float_format="%.6g", encoding="utf-8")
+    result.noise_table.to_csv(folder / "learnability_noise.csv", index=False, float_format="%.6g", encoding="utf-8")
+    result.per_class.to_csv(folder / "learnability_per_class.csv", index=False, float_format="%.6g",
+                            encoding="utf-8")
     write_json(folder / "summary.json", result.to_dict())

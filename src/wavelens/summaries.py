@@ -10,7 +10,7 @@ from ._validation import printable
 from .datasets._base import UNLABELED
 
 __all__ = ["analysis_findings", "communities_findings", "duplicates_findings", "noise_curve_findings",
-           "association_verdict"]
+           "association_verdict", "learnability_findings"]
 
 
 def _number(value, digits=3):
@@ -285,4 +285,72 @@ def audit_findings(summary):
             lines.extend(a[part]["summary"])
     if a.get("analysis") is not None:
         lines.extend(line for line in a["analysis"]["summary"] if "go with the classes" in line)
+    return lines
+
+
+def _percent(value):
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def learnability_findings(summary):
+    """Sentences on what ``wavelens learnability`` measured, from its ``summary.json`` record."""
+    d, lb, p = summary["dataset"], summary["learnability"], summary["params"]
+    test = lb["test_dataset"]
+    name = f"{printable(d['name'])} ({printable(d.get('split', ''))})"
+    if lb["holdout"] is not None:
+        where = (f"tested on {lb['n_test']} held out from them (a stratified {lb['holdout']:.0%} hold-out drawn "
+                 f"with seed {p.get('random_state', 0)}: the dataset has no test split)")
+    else:
+        where = f"tested on the {lb['n_test']} images of {printable(test['name'])} ({printable(test.get('split', ''))})"
+    lines = [f"{name}: classifiers trained on {lb['n_train']} images of {image_shape_text(d['image_shape'])}, "
+             f"{where}; chance (the most frequent test class) is {_percent(lb['chance'])}."]
+    rows = lb["rows"]
+    for classifier, description in lb["classifiers"].items():
+        mine = [r for r in rows if r["classifier"] == classifier]
+        original = next(r for r in mine if r["source"] == "original")["test_accuracy"]
+        within = lb["within_one_point"].get(classifier, {})
+        image = [r for r in mine if r["source"] == "image patterns"]
+        series = ", ".join(f"{r['r']}: {_percent(r['test_accuracy'])}" for r in image)
+        reached = within.get("image patterns")
+        if reached is None:
+            verdict = "no number of patterns reaches within 1 point of the originals"
+        else:
+            at = next(r for r in image if r["r"] == reached)
+            psnr = "exact" if at["psnr_db"] is None else f"median PSNR {at['psnr_db']:.1f} dB"
+            verdict = (f"{reached} of {lb['max_rank']} rank-1 patterns per image reach within 1 point of the "
+                       f"originals ({psnr})")
+        line = (f"{description[0].upper() + description[1:]}: {_percent(original)} test accuracy on the original "
+                f"images; rebuilt from their top r patterns (r: accuracy) {series}: {verdict}")
+        dataset_reached = within.get("dataset patterns")
+        if dataset_reached is not None:
+            line += f"; from the top dataset patterns, {dataset_reached} reach it"
+        lines.append(line + ".")
+    noise = lb["noise"]
+    fractions = sorted({r["fraction"] for r in noise})
+    if fractions and fractions[-1] > 0:
+        last, first = fractions[-1], fractions[0]
+        for classifier in lb["classifiers"]:
+            end = next(r for r in noise if r["classifier"] == classifier and r["fraction"] == last)
+            start = next(r for r in noise if r["classifier"] == classifier and r["fraction"] == first)
+            what = "kNN" if classifier == "knn" else classifier
+            line = (f"With {last:.0%} random training labels, the {what} classifier is right on "
+                    f"{_percent(end['train_accuracy'])} of its training images and {_percent(end['test_accuracy'])} "
+                    f"of the test images (with {first:.0%}: {_percent(start['train_accuracy'])} and "
+                    f"{_percent(start['test_accuracy'])})")
+            if end["train_accuracy"] is not None and end["train_accuracy"] > 0.9:
+                line += ": it memorizes the random labels and learns nothing that generalizes"
+            elif end["train_accuracy"] is not None and end["train_accuracy"] < 2 * max(lb["chance"], 0.01):
+                line += ": at its fixed capacity it cannot memorize them"
+            elif end["train_accuracy"] is not None:
+                line += ": at its fixed capacity it memorizes only some of them"
+            if end.get("loo_error") is not None and start.get("loo_error") is not None:
+                line += (f"; the share of training labels its neighbours contradict (the labels it must memorize, "
+                         f"its leave-one-out error) grows from {_percent(start['loo_error'])} to "
+                         f"{_percent(end['loo_error'])}")
+            lines.append(line + ".")
+        first_nmi = next((r["nmi"] for r in noise if r["fraction"] == first), None)
+        last_nmi = next((r["nmi"] for r in noise if r["fraction"] == last), None)
+        if first_nmi is not None and last_nmi is not None:
+            lines.append(f"Meanwhile the image patterns' association with the labels (NMI) falls from {first_nmi:.3f} "
+                         f"to {last_nmi:.4f}: the patterns stay, the random labels no longer go with them.")
     return lines

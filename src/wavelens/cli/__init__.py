@@ -56,6 +56,7 @@ from .noise_curve import noise_curve_command  # noqa: E402
 from .communities import communities_command  # noqa: E402
 from .duplicates import duplicates_command  # noqa: E402
 from .audit import audit_command  # noqa: E402
+from .learnability import learnability_command  # noqa: E402
 from .report import report_command  # noqa: E402
 
 for _signum, _handler in _STARTING.items():
@@ -81,6 +82,7 @@ cli.add_command(noise_curve_command)
 cli.add_command(communities_command)
 cli.add_command(duplicates_command)
 cli.add_command(audit_command)
+cli.add_command(learnability_command)
 cli.add_command(report_command)
 cli.add_command(datasets_command)
 cli.add_command(wavelets_command)

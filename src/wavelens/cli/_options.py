@@ -38,6 +38,10 @@ FLAGS = {
     "working_size": "--working-size", "max_shift": "--max-shift", "size": "--size", "max_communities": "--max-communities",
     "n_communities": "--communities", "per_class": "--per-class", "mixed_threshold": "--mixed-threshold",
     "threshold": "--threshold",
+    # learnability
+    "train": "DATASET", "test": "DATASET's test split", "classifiers": "--classifiers", "ranks": "--ranks",
+    "pattern_counts": "--pattern-counts", "alpha": "--alpha", "test_size": "--test-size",
+    "max_train_eval": "wavelens.learnability(max_train_eval=...) in Python",
     # output
     "folder": "--out", "overwrite": "--overwrite", "n_jobs": "--jobs",
     # Python ways to look something up (wavelens._validation.see): the command that shows it

@@ -487,6 +487,12 @@ def start_report(folder, *, summary=None, saved=None):
             title, headline = "Audit", audit_headline(s)
             sections = audit_sections(folder, s, draw, saved)
             dataset = s["audit"]["dataset"]
+        elif kind == "learnability":
+            from ._learnability import learnability_headline, learnability_sections
+
+            title, headline = "Learnability", learnability_headline(s)
+            sections = learnability_sections(s, draw)
+            dataset = s["dataset"]
         elif kind == "duplicates":
             title, headline, sections = "Near-duplicates", _duplicates_headline(s), _duplicates_sections(folder, s,
                                                                                                           draw)

@@ -35,6 +35,8 @@ __all__ = [
     "eigenvalue_plot",
     "figure_text",
     "image_grid",
+    "learnability_plot",
+    "memorization_plot",
     "noise_curve_plot",
     "pattern_gallery",
     "rank_distribution",
@@ -450,4 +452,79 @@ def overlap_heatmap(overlap, class_names):
     axis.set_xlabel("class of the neighbours")
     axis.set_ylabel("class of the image")
     figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    return figure
+
+
+_CLASSIFIER_COLOURS = ("#4472c4", "#c0392b", "#2e8b57", "#8e44ad")
+
+
+def learnability_plot(series, originals, psnr, *, chance=None, max_rank=None):
+    """Test accuracy against the number of patterns images are rebuilt from, one panel per kind of pattern.
+
+    ``series``: {kind: {classifier: (counts, accuracies)}}; ``originals``: {classifier: accuracy on the
+    original images} (dashed lines); ``psnr``: {kind: (counts, median PSNR in dB, None where exact)},
+    drawn in gray on a second axis.
+    """
+    plt = _pyplot()
+    kinds = list(series)
+    figure, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.4), squeeze=False)
+    for axis, kind in zip(axes[0], kinds):
+        for colour, (classifier, (counts, accuracies)) in zip(_CLASSIFIER_COLOURS, series[kind].items()):
+            name = figure_text(classifier, 20)
+            axis.plot(counts, np.asarray(accuracies) * 100, marker="o", color=colour, label=name)
+            if classifier in originals:
+                axis.axhline(originals[classifier] * 100, color=colour, linestyle="--", linewidth=1,
+                             label=f"{name}, original images")
+        if chance is not None:
+            axis.axhline(chance * 100, color="gray", linestyle=":", linewidth=1, label="chance")
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel(f"{kind.replace('_', ' ')} kept" + (f" (of {max_rank})" if kind == "image patterns" and
+                                                              max_rank else ""))
+        axis.set_ylabel("test accuracy (%)")
+        counts, values = psnr.get(kind, ([], []))
+        shown_counts = [c for c, v in zip(counts, values) if v is not None]
+        if shown_counts:
+            second = axis.twinx()
+            second.plot(shown_counts, [v for v in values if v is not None], color="gray", marker="s", markersize=3,
+                        linewidth=1, alpha=0.7)
+            second.set_ylabel("median PSNR of the rebuilt images (dB)", color="gray", fontsize=8)
+            second.tick_params(axis="y", colors="gray", labelsize=7)
+        axis.set_title(f"rebuilt from the top {kind}", fontsize=9)
+        axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def memorization_plot(fractions, train, test, nmi=None, *, loo_error=None, chance=None):
+    """Training (solid) and test (dashed) accuracy against the fraction of random training labels, per
+    classifier (``train``, ``test``, ``loo_error``: {classifier: values}), with the image-pattern NMI on a
+    second axis."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    percent = 100 * np.asarray(fractions, dtype=float)
+    for colour, classifier in zip(_CLASSIFIER_COLOURS, train):
+        name = figure_text(classifier, 20)
+        axis.plot(percent, 100 * np.asarray(train[classifier], float), marker="o", color=colour,
+                  label=f"{name}, training images")
+        axis.plot(percent, 100 * np.asarray(test[classifier], float), marker="o", color=colour, linestyle="--",
+                  label=f"{name}, test images")
+        if loo_error and loo_error.get(classifier) is not None:
+            axis.plot(percent, 100 * np.asarray(loo_error[classifier], float), color=colour, linestyle=":",
+                      label=f"{name}, leave-one-out error")
+    if chance is not None:
+        axis.axhline(chance * 100, color="gray", linestyle=":", linewidth=1, label="chance")
+    axis.set_xlabel("training labels replaced at random (%)")
+    axis.set_ylabel("accuracy (%)")
+    axis.set_ylim(0, 102)
+    handles, labels = axis.get_legend_handles_labels()
+    if nmi is not None and any(v is not None for v in nmi):
+        second = axis.twinx()
+        second.plot(percent, [np.nan if v is None else v for v in nmi], color="black", marker="s", markersize=3,
+                    linewidth=1, alpha=0.6, label="NMI(image pattern, label)")
+        second.set_ylabel("NMI(image pattern, label)", fontsize=8)
+        second.set_ylim(bottom=0)
+        more_handles, more_labels = second.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    axis.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    figure.tight_layout()
     return figure
