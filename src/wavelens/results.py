@@ -309,32 +309,36 @@ def _noise_curve_files(curve, folder):
     return record
 
 
-def write_communities(analysis, out, *, overwrite=False, report=True):
-    """``summary.json``, ``communities.csv`` (:attr:`CommunityAnalysis.per_image`: id, path, index, label,
-    class, community) and the report."""
+def _write_result(result, out, datasets, write_files, *, overwrite, report):
+    """Write ``result`` into ``out`` all or nothing: ``write_files(result, folder)`` into a staging
+    folder kept clear of the ``datasets``' own files, then ``summary.json`` and the report."""
     start = time.perf_counter()
-    d = analysis.dataset
-    with _staging(out, overwrite, _inputs(d)) as staging:
-        with open(staging / "communities.csv", "w", newline="", encoding="utf-8") as handle:
-            analysis.per_image.to_csv(handle, index=False)
-        write_member_images(staging / "report.npz", analysis)
-        summary = _finish(staging, analysis, start)
+    inputs = [path for dataset in datasets if dataset is not None for path in _inputs(dataset)]
+    with _staging(out, overwrite, inputs) as staging:
+        write_files(result, staging)
+        summary = _finish(staging, result, start)
         if report:
             _build_report(staging)
     return summary
+
+
+def write_communities(analysis, out, *, overwrite=False, report=True):
+    """``summary.json``, ``communities.csv`` (:attr:`CommunityAnalysis.per_image`: id, path, index, label,
+    class, community) and the report."""
+    return _write_result(analysis, out, [analysis.dataset], _community_files, overwrite=overwrite, report=report)
+
+
+def _community_files(analysis, folder):
+    with open(folder / "communities.csv", "w", newline="", encoding="utf-8") as handle:
+        analysis.per_image.to_csv(handle, index=False)
+    write_member_images(folder / "report.npz", analysis)
 
 
 def write_duplicates(result, out, *, overwrite=False, report=True):
     """``duplicates.csv`` (a row per pair: :attr:`DuplicateAnalysis.pairs_table`), ``summary.json``
     and the report of a :class:`~wavelens.duplicates.DuplicateAnalysis`."""
-    a, b = result.dataset_a, result.dataset_b
-    start = time.perf_counter()
-    with _staging(out, overwrite, _inputs(a) + _inputs(b)) as staging:
-        _duplicate_files(result, staging)
-        summary = _finish(staging, result, start)
-        if report:
-            _build_report(staging)
-    return summary
+    return _write_result(result, out, [result.dataset_a, result.dataset_b], _duplicate_files, overwrite=overwrite,
+                         report=report)
 
 
 def _duplicate_files(result, folder):
@@ -346,14 +350,8 @@ def write_audit(result, out, *, overwrite=False, report=True):
     """``issues.csv`` (:attr:`Audit.per_image`), ``confusable_classes.csv``, ``class_overlap.csv``,
     ``duplicates.csv`` (when the duplicates check ran), ``summary.json`` and the report of an
     :class:`~wavelens.auditing.Audit`."""
-    start = time.perf_counter()
-    inputs = _inputs(result.dataset) + (_inputs(result.dataset_b) if result.dataset_b is not None else [])
-    with _staging(out, overwrite, inputs) as staging:
-        _audit_files(result, staging)
-        summary = _finish(staging, result, start)
-        if report:
-            _build_report(staging)
-    return summary
+    return _write_result(result, out, [result.dataset, result.dataset_b], _audit_files, overwrite=overwrite,
+                         report=report)
 
 
 def _audit_files(result, folder):
@@ -375,14 +373,8 @@ def write_learnability(result, out, *, overwrite=False, report=True):
     """``summary.json`` (its ``learnability`` key), ``learnability.csv`` (a row per source, r and classifier),
     ``learnability_noise.csv`` (a row per label-noise fraction and classifier), ``learnability_per_class.csv``
     and the report of a :class:`~wavelens.learning.Learnability`."""
-    start = time.perf_counter()
-    inputs = _inputs(result.dataset) + _inputs(result.test)
-    with _staging(out, overwrite, inputs) as staging:
-        _learnability_files(result, staging)
-        summary = _finish(staging, result, start)
-        if report:
-            _build_report(staging)
-    return summary
+    return _write_result(result, out, [result.dataset, result.test], _learnability_files, overwrite=overwrite,
+                         report=report)
 
 
 def _learnability_files(result, folder):
