@@ -891,3 +891,26 @@ def test_an_import_error_of_its_own_is_not_taken_for_an_interruption(monkeypatch
     monkeypatch.setattr(cli_module.cli, "main", import_fails)
     with pytest.raises(ImportError, match="foo"):
         cli_module.main(["analyze", "digits"])
+
+
+def test_a_signal_raised_inside_an_import_lock_callback_is_delivered_again(capsys):
+    """A SIGTERM whose Stopped is raised in a weakref callback (as in importlib's module locks, where
+    Python can only print it as 'Exception ignored') is sent again and stops the run in the main thread."""
+    import weakref
+
+    from wavelens._outdir import Stopped, stop_on_signals
+
+    class Lock:
+        pass
+
+    def callback(ref):
+        raise Stopped(signal.SIGTERM)
+
+    with pytest.raises(Stopped):
+        with stop_on_signals():
+            lock = Lock()
+            watcher = weakref.ref(lock, callback)  # noqa: F841
+            del lock  # the callback raises where Python cannot pass the exception on
+            for _ in range(1000):
+                time.sleep(0.001)
+    assert "Traceback" not in capsys.readouterr().err

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -77,11 +78,30 @@ def _raise_stopped(signum, frame):
     raise Stopped(signum)
 
 
+def _deliver_again(unraisable):
+    """``sys.unraisablehook`` for a signal's exception raised where Python cannot pass it on (a
+    callback of the import machinery's locks, while a module loads): it would be printed as
+    "Exception ignored" with a traceback and the signal lost, so it is sent again, to be raised
+    in the main thread at the next step."""
+    import threading
+
+    error = unraisable.exc_value
+    if isinstance(error, (Stopped, KeyboardInterrupt)) and os.getpid() == (_HANDLER_PID or [None])[-1]:
+        # A moment later, from another thread: sent now, the handler would raise inside this hook again.
+        signum = error.signum if isinstance(error, Stopped) else signal.SIGINT
+        resend = threading.Timer(0.02, os.kill, args=(os.getpid(), signum))
+        resend.daemon = True
+        resend.start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 @contextmanager
 def stop_on_signals():
     """Within the block, SIGTERM and SIGHUP raise :class:`Stopped` (as Ctrl-C raises KeyboardInterrupt)."""
     previous = {}
     _HANDLER_PID.append(os.getpid())
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _deliver_again
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
@@ -94,6 +114,7 @@ def stop_on_signals():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
         _HANDLER_PID.pop()
 
 
