@@ -909,8 +909,9 @@ def test_a_signal_raised_inside_an_import_lock_callback_is_delivered_again(capsy
     with pytest.raises(Stopped):
         with stop_on_signals():
             lock = Lock()
-            watcher = weakref.ref(lock, callback)  # noqa: F841
+            watcher = weakref.ref(lock, callback)
             del lock  # the callback raises where Python cannot pass the exception on
+            assert watcher() is None
             for _ in range(1000):
                 time.sleep(0.001)
     assert "Traceback" not in capsys.readouterr().err
