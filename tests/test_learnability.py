@@ -7,7 +7,8 @@ import pytest
 
 import wavelens
 from wavelens import Dataset, WavelensError, inverse_wavelet_transform, wavelet_layout
-from wavelens.learning import _ridge, knn_vote
+from wavelens.learning import _principal, _ridge, _within, knn_vote
+from wavelens.summaries import learnability_findings
 
 from conftest import run_cli
 
@@ -117,7 +118,9 @@ def test_results_do_not_depend_on_the_threads():
     (dict(label_noise=[0, 1.5]), "'label_noise' parameter must be a number in \\[0, 1\\]"),
     (dict(label_noise=0.5), "'label_noise' parameter must be a list of fractions"),
     (dict(n_neighbors=500), "n_neighbors=500 needs more than 500 training images"),
-    (dict(alpha=0), "'alpha' parameter must be a number > 0"),
+    (dict(alpha=0), "'alpha' parameter must be a finite number > 0"),
+    (dict(alpha=float("inf")), "'alpha' parameter must be a finite number > 0"),
+    (dict(alpha=float("nan")), "'alpha' parameter must be a finite number > 0"),
     (dict(test_size=1.0), "test_size=1.0 leaves no images"),
 ])
 def test_bad_parameters_name_themselves(kwargs, match):
@@ -166,6 +169,8 @@ def test_cli_end_to_end_on_digits_and_the_report_rebuilds(tmp_path):
     (["--classifiers", "svm"], "--classifiers"),
     (["--ranks", "1,99"], "--ranks"),
     (["--label-noise", "2"], "--label-noise"),
+    (["--alpha", "inf"], "--alpha"),
+    (["--alpha", "nan"], "alpha"),
 ])
 def test_cli_bad_parameters_are_one_line_and_write_nothing(tmp_path, args, flag):
     done = run_cli("learnability", "digits", "--limit", "100", *args, "--out", tmp_path / "x")
@@ -183,3 +188,136 @@ def test_a_tampered_summary_is_one_line(tmp_path):
     (out / "summary.json").write_text(json.dumps(record))
     done = run_cli("report", out)
     assert done.returncode == 2 and "learnability.rows[0].test_accuracy" in done.stderr
+
+
+# --- the review of issue 14 --------------------------------------------------------------------
+
+def test_a_table_whose_split_column_is_all_train_gets_the_holdout(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    lines = ["path,label,split"]
+    (tmp_path / "data").mkdir()
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / "data" / f"{i}.png")
+        lines.append(f"{i}.png,{'ab'[i % 2]},train")
+    (tmp_path / "data" / "t.csv").write_text("\n".join(lines) + "\n")
+    done = run_cli("learnability", tmp_path / "data" / "t.csv", "--label-noise", "0,1", "--classifiers", "linear",
+                   "--no-report", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "tested on 10 held out from them" in done.stdout and "the dataset has no test split" in done.stdout
+
+
+def test_the_holdout_says_why_and_a_test_split_is_not_called_missing():
+    data = wavelens.load_dataset("digits", limit=200, random_state=0)
+    array = data.images
+    for split, why in (("test", "both parts come from the test split"), ("train", "no test images were given"),
+                       ("all", "the dataset has no test split")):
+        d = Dataset(array, data.labels, data.class_names, name="d", split=split, source="memory")
+        text = wavelens.learnability(d, label_noise=[0], classifiers="linear").summary()
+        assert f"seed 0: {why})" in text, text
+
+
+def test_within_one_point_is_where_every_larger_r_stays():
+    rows = [{"source": "original", "r": None, "classifier": "knn", "test_accuracy": 0.6}] + [
+        {"source": "image patterns", "r": r, "classifier": "knn", "test_accuracy": a}
+        for r, a in ((1, 0.5), (2, 0.6), (4, 0.5), (8, 0.6))] + [
+        {"source": "dataset patterns", "r": m, "classifier": "knn", "test_accuracy": a}
+        for m, a in ((1, 0.6), (2, 0.5))]
+    assert _within(rows, 1.0) == {"knn": {"image patterns": 8, "dataset patterns": None}}
+
+
+def _record(planted, noise, chance=0.1):
+    """The planted run's record with these noise rows (fraction, classifier, train, test, loo, nmi, random nmi)."""
+    record = json.loads(json.dumps(planted.to_dict()))
+    record["learnability"]["chance"] = chance
+    named = {row[1] for row in noise}
+    record["learnability"]["classifiers"] = {c: d for c, d in record["learnability"]["classifiers"].items()
+                                             if c in named}
+    record["learnability"]["noise"] = [
+        {"fraction": f, "classifier": c, "train_accuracy": tr, "test_accuracy": te, "loo_error": loo, "nmi": nmi,
+         "random_nmi": base} for f, c, tr, te, loo, nmi, base in noise]
+    return "\n".join(learnability_findings(record))
+
+
+def test_the_memorization_verdict_needs_all_labels_random_or_chance(planted):
+    text = _record(planted, [(0, "linear", 0.99, 0.83, None, 0.3, 0.01), (0.25, "linear", 0.95, 0.76, None, 0.2, 0.01),
+                             (0, "knn", 1.0, 0.86, 0.14, 0.3, 0.01), (0.25, "knn", 1.0, 0.80, 0.35, 0.2, 0.01)])
+    assert "learns nothing that generalizes" not in text
+    assert text.count("it still learns from the labels left true") == 2
+    assert "above the 0.0100 of a random relabeling" in text
+    text = _record(planted, [(0, "linear", 0.99, 0.83, None, 0.3, 0.01), (1, "linear", 0.95, 0.11, None, 0.01, 0.01)])
+    assert "it memorizes the random labels and learns nothing that generalizes" in text
+
+
+def test_one_noise_fraction_or_a_rising_nmi_is_not_said_to_fall(planted):
+    text = _record(planted, [(1, "linear", 0.3, 0.1, None, 0.036, 0.035), (1, "knn", 1.0, 0.096, 0.892, 0.036, 0.035)])
+    assert "(with 100%" not in text and "grows from" not in text and "falls from" not in text
+    assert "(NMI) is 0.0360 with 100% random labels, where a random relabeling gives 0.0350" in text
+    text = _record(planted, [(0, "linear", 1.0, 0.8, None, 0.059, 0.035), (1, "linear", 1.0, 0.6, None, 0.0765, 0.035)])
+    assert "rises from 0.0590 with 0% to 0.0765 with 100% random labels" in text
+    text = _record(planted, [(0, "linear", 1.0, 0.8, None, 0.036, 0.035), (1, "linear", 1.0, 0.1, None, 0.0356, 0.035)])
+    assert "stays at about 0.0356 from 0% to 100% random labels" in text
+
+
+def test_the_linear_model_fits_some_random_labels_above_chance_and_the_knn_leads_with_its_loo_error(planted):
+    text = _record(planted, [(0, "linear", 0.83, 0.81, None, 0.3, 0.01), (1, "linear", 0.163, 0.095, None, 0.01, 0.01),
+                             (0, "knn", 1.0, 0.86, 0.137, 0.3, 0.01), (1, "knn", 1.0, 0.093, 0.9, 0.01, 0.01)])
+    assert "cannot memorize" not in text
+    assert "fits 16.3% of its training labels, against 10.0% chance" in text
+    knn = next(line for line in text.splitlines() if "kNN classifier's" in line)
+    assert knn.startswith("With 100% random training labels, the kNN classifier's leave-one-out error")
+    assert "90.0% (13.7% with 0%)" in knn and "built in: each training image is its own nearest neighbour" in knn
+
+
+def test_the_knn_says_how_many_components_it_used():
+    data = wavelens.load_dataset("digits", limit=200, random_state=0)
+    found = wavelens.learnability(data, label_noise=[0], classifiers="knn", n_components=1000, ranks=[8],
+                                  pattern_counts=[4])
+    assert found.to_dict()["learnability"]["classifiers"]["knn"].endswith("on 64 principal components)")
+    assert found.params["n_components"] == 1000
+
+
+def test_few_test_images_and_originals_at_chance_are_warned_about():
+    data = wavelens.load_dataset("digits", limit=100, random_state=0)
+    text = wavelens.learnability(data, label_noise=[0, 1], classifiers="linear", alpha=1e300).summary()
+    assert "Caution: only 25 test images" in text
+    assert "Caution: the linear classifier does no better than chance on the original images" in text
+    text = wavelens.learnability(wavelens.load_dataset("digits", limit=400, random_state=0), label_noise=[0],
+                                 classifiers="linear").summary()
+    assert "Caution" not in text
+
+
+def test_principal_directions_are_the_top_eigenvectors_without_a_full_decomposition(monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 30)) * np.linspace(3, 0.1, 30)
+    mean, directions = _principal(x.sum(axis=0), x.T @ x, len(x), 5)
+    full = np.linalg.eigh(np.cov(x, rowvar=False))[1][:, ::-1][:, :5]
+    assert np.allclose(np.abs(directions.T @ full), np.eye(5), atol=1e-8)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a full eigendecomposition")
+
+    monkeypatch.setattr(np.linalg, "eigh", refused)
+    assert _principal(x.sum(axis=0), x.T @ x, len(x), 5)[1].shape == (30, 5)
+
+
+def test_every_dataset_pattern_is_the_originals_without_a_map(monkeypatch):
+    import sys
+
+    import wavelens.dataset_patterns
+
+    original = wavelens.dataset_patterns.transform_matrix
+
+    def refused(*args, **kwargs):  # the dataset patterns themselves may use it; learnability's maps may not
+        assert sys._getframe(1).f_globals["__name__"] != "wavelens.learning", "the identity map was built"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(wavelens.dataset_patterns, "transform_matrix", refused)
+    data = wavelens.load_dataset("digits", limit=300, random_state=0)
+    found = wavelens.learnability(data, label_noise=[0], pattern_counts=[64], ranks=[8])
+    table = found.table.set_index(["source", "classifier"])
+    for classifier in ("linear", "knn"):
+        assert (table.loc[("dataset patterns", classifier), "test_accuracy"]
+                == table.loc[("original", classifier), "test_accuracy"])
+        assert np.isinf(table.loc[("dataset patterns", classifier), "psnr_db"])

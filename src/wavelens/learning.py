@@ -20,7 +20,9 @@ The classifiers:
   matrix that is added up chunk by chunk: its capacity is fixed (pixels + 1 weights per class);
 - ``'knn'``: scikit-learn's nearest neighbours (k = 5, distance-weighted, as
   ``KNeighborsClassifier(weights='distance')``) on the top 50 principal components of the
-  (rebuilt) training images: it stores every training image, so it fits any labels.
+  (rebuilt) training images: it stores every training image, so it fits any labels (its training
+  accuracy is 100% by construction: each image is its own neighbour at distance 0); its
+  leave-one-out error measures what it must memorize.
 
 Every pass over the images works in chunks; nothing is n x n. The pure computation returns a
 :class:`Learnability`; files are :mod:`wavelens.results`' job and printing the CLI's.
@@ -148,8 +150,9 @@ class Learnability:
         return table
 
     def within(self, points: float = 1.0) -> dict:
-        """``{classifier: {source: r}}``: the fewest patterns whose rebuilt images reach within
-        ``points`` percentage points of the test accuracy on the originals (None if none does)."""
+        """``{classifier: {source: r}}``: the fewest patterns from which the rebuilt images stay within
+        ``points`` percentage points of the test accuracy on the originals, at that r and at every larger r
+        measured (None if the largest does not)."""
         return _within(self.rows, points)
 
     def summary(self) -> str:
@@ -159,7 +162,7 @@ class Learnability:
     def to_dict(self) -> dict:
         """The JSON-ready record written to ``summary.json`` (its ``learnability`` key)."""
         p = self.params
-        k, d = p["n_neighbors"], p["n_components"]
+        k, d = p["n_neighbors"], p.get("knn_components", p["n_components"])
         return {
             "wavelens_version": __version__,
             "command": self.command,
@@ -194,6 +197,15 @@ class Learnability:
         return write_report(self, path, overwrite=overwrite)
 
 
+def _holdout_reason(train):
+    """Why the test images are held out of the training images (said in the findings)."""
+    if train.split == "test":
+        return "both parts come from the test split"
+    if train.split == "train":
+        return "no test images were given"
+    return "the dataset has no test split"
+
+
 def _chance(labels, n_classes):
     """The test accuracy of always answering the most frequent test class."""
     return float(np.bincount(labels, minlength=n_classes).max() / max(1, len(labels)))
@@ -206,9 +218,13 @@ def _within(rows, points):
         original = next(r["test_accuracy"] for r in mine if r["source"] == "original")
         result[classifier] = {}
         for source in ("image patterns", "dataset patterns"):
-            reached = [r["r"] for r in mine if r["source"] == source
-                       and r["test_accuracy"] >= original - points / 100 - 1e-12]
-            result[classifier][source] = min(reached) if reached else None
+            # The smallest r from which every larger r stays within: one lucky r below a dip does not count.
+            found = None
+            for row in sorted((r for r in mine if r["source"] == source), key=lambda row: row["r"], reverse=True):
+                if row["test_accuracy"] < original - points / 100 - 1e-12:
+                    break
+                found = row["r"]
+            result[classifier][source] = found
     return result
 
 
@@ -370,10 +386,14 @@ def _ridge(total, gram, xty, class_counts, n, alpha):
 def _principal(total, gram, n, n_components):
     """Mean and the top ``n_components`` principal directions (values x d) from the sums."""
     mean = total / n
+    import scipy.linalg
+
     covariance = (gram - n * np.outer(mean, mean)) / max(1, n - 1)
-    values, vectors = np.linalg.eigh(covariance)
-    d = min(n_components, len(values))
-    return mean, vectors[:, ::-1][:, :d]
+    size = len(covariance)
+    d = min(n_components, size)
+    # Only the top d eigenpairs (ascending from the smallest of them), not the whole decomposition.
+    values, vectors = scipy.linalg.eigh(covariance, subset_by_index=[size - d, size - 1])
+    return mean, vectors[:, ::-1]
 
 
 # --- the classifiers ---------------------------------------------------------------------------
@@ -493,8 +513,9 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
     test_size = check_fraction(test_size, "test_size", low_open=True)
     random_state = check_seed(random_state)
     check_n_jobs(n_jobs)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not alpha > 0:
-        raise WavelensError(f"The '{param('alpha')}' parameter must be a number > 0. Got {alpha!r} instead.")
+    if (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating))
+            or not np.isfinite(alpha) or not alpha > 0):
+        raise WavelensError(f"The '{param('alpha')}' parameter must be a finite number > 0. Got {alpha!r} instead.")
     _check_labeled(train, "train")
     n_values = int(np.prod(train.image_shape))
     if n_values > MAX_VALUES:
@@ -550,11 +571,16 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
     found = find_dataset_patterns(stored, layout, n_patterns=max(pattern_counts), random_state=random_state,
                                   pixel_max=pixel_max, n_jobs=n_jobs)
     pattern_counts = [m for m in pattern_counts if m <= len(found.components)]
-    forward = transform_matrix(layout)
-    basis = np.eye(n_coefficients).reshape((n_coefficients,) + layout.matrix_shape + layout.image_shape[2:])
-    inverse = _inverse(basis, layout).reshape(n_coefficients, -1)
+    # Every one of the n_coefficients dataset patterns (an orthonormal basis) rebuilds each image exactly: the
+    # map is the identity, so those figures are the originals', said once more (as for the full rank).
+    exact_counts = [m for m in pattern_counts if m == n_coefficients]
+    mapped_counts = [m for m in pattern_counts if m < n_coefficients]
     maps = {}
-    for m in pattern_counts:
+    if mapped_counts:
+        forward = transform_matrix(layout)
+        basis = np.eye(n_coefficients).reshape((n_coefficients,) + layout.matrix_shape + layout.image_shape[2:])
+        inverse = _inverse(basis, layout).reshape(n_coefficients, -1)
+    for m in mapped_counts:
         b = found.components[:m]
         maps[m] = (forward @ b.T) @ (b @ inverse)
     lap("dataset_patterns")
@@ -563,7 +589,7 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
     total, gram, xty = totals[None]
     class_counts = [np.bincount(y, minlength=n_classes).astype(np.float64) for y in [labels] + noisy]
     sources = ([("original", None)] + [("image patterns", r) for r in rebuilt_ranks]
-               + [("dataset patterns", m) for m in pattern_counts])
+               + [("dataset patterns", m) for m in mapped_counts])
     fitted = {}
     for source, r in sources:
         if source == "dataset patterns":
@@ -622,11 +648,13 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
                                        if members.any() else None})
         if source == "original":
             # Every pattern rebuilds the image exactly: the same figures, said once more at r = the full rank.
-            for r_full in [x for x in ranks if x == max_rank]:
+            exact = ([("image patterns", x) for x in ranks if x == max_rank]
+                     + [("dataset patterns", m) for m in exact_counts])
+            for kind, r_full in exact:
                 for row in [row for row in rows if row["source"] == "original"]:
-                    rows.append({**row, "source": "image patterns", "r": r_full})
+                    rows.append({**row, "source": kind, "r": r_full})
                 for row in [row for row in per_class_rows if row["source"] == "original"]:
-                    per_class_rows.append({**row, "source": "image patterns", "r": r_full})
+                    per_class_rows.append({**row, "source": kind, "r": r_full})
     rows.sort(key=lambda row: (("original", "image patterns", "dataset patterns").index(row["source"]),
                                row["r"] or 0, classifiers.index(row["classifier"])))
     per_class_rows.sort(key=lambda row: (("original", "image patterns", "dataset patterns").index(row["source"]),
@@ -655,10 +683,12 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
                                "nmi": stats.get("nmi"), "random_nmi": stats.get("random_nmi")})
     lap("label_noise")
     recorded = {"classifiers": classifiers, "ranks": ranks, "pattern_counts": pattern_counts,
-                "label_noise": fractions, "n_components": n_components, "n_neighbors": n_neighbors,
+                "label_noise": fractions, "n_components": n_components,
+                "knn_components": min(n_components, n_values), "n_neighbors": n_neighbors,
                 "alpha": float(alpha), "test_size": test_size, "holdout": holdout, "max_train_eval": max_train_eval,
                 "wavelet": wavelet, "level": level, "mode": mode, "random_state": random_state,
-                "max_rank": max_rank, **(params or {})}
+                "max_rank": max_rank, "holdout_reason": _holdout_reason(train) if holdout else None,
+                **(params or {})}
     return Learnability(train, test, recorded, rows, noise_rows, per_class_rows,
                         analysis=analysis[0] if analysis else None, timings_s=timings)
 

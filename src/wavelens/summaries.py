@@ -292,18 +292,44 @@ def _percent(value):
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+_FEW_TEST_IMAGES = 50  # below this, the learnability findings warn that the accuracies are rough
+
+
+def _trend(start, end, text, at_start, at_end):
+    """'rises from A with at_start to B with at_end', 'falls ...', or 'stays at about B from at_start to
+    at_end' (within 0.001 and 2% of each other).
+
+    >>> _trend(0.059, 0.0765, str, "0%", "100% random labels")
+    'rises from 0.059 with 0% to 0.0765 with 100% random labels'
+    >>> _trend(0.036, 0.0356, str, "0%", "100% random labels")
+    'stays at about 0.0356 from 0% to 100% random labels'
+    """
+    if abs(end - start) <= max(1e-3, 0.02 * max(abs(start), abs(end))):
+        return f"stays at about {text(end)} from {at_start} to {at_end}"
+    return f"{'rises' if end > start else 'falls'} from {text(start)} with {at_start} to {text(end)} with {at_end}"
+
+
 def learnability_findings(summary):
     """Sentences on what ``wavelens learnability`` measured, from its ``summary.json`` record."""
+    import math
+
     d, lb, p = summary["dataset"], summary["learnability"], summary["params"]
     test = lb["test_dataset"]
     name = f"{printable(d['name'])} ({printable(d.get('split', ''))})"
+    n_test, chance = lb["n_test"], lb["chance"]
     if lb["holdout"] is not None:
-        where = (f"tested on {lb['n_test']} held out from them (a stratified {lb['holdout']:.0%} hold-out drawn "
-                 f"with seed {p.get('random_state', 0)}: the dataset has no test split)")
+        reason = p.get("holdout_reason", "the dataset has no test split")
+        where = (f"tested on {n_test} held out from them (a stratified {lb['holdout']:.0%} hold-out drawn "
+                 f"with seed {p.get('random_state', 0)}{': ' + printable(reason) if reason else ''})")
     else:
-        where = f"tested on the {lb['n_test']} images of {printable(test['name'])} ({printable(test.get('split', ''))})"
+        where = f"tested on the {n_test} images of {printable(test['name'])} ({printable(test.get('split', ''))})"
     lines = [f"{name}: classifiers trained on {lb['n_train']} images of {image_shape_text(d['image_shape'])}, "
-             f"{where}; chance (the most frequent test class) is {_percent(lb['chance'])}."]
+             f"{where}; chance (the most frequent test class) is {_percent(chance)}."]
+    if n_test < _FEW_TEST_IMAGES:
+        lines.append(f"Caution: only {n_test} test images, each worth {100 / max(1, n_test):.1f} points of "
+                     "accuracy: the figures below move by several points by chance alone; use more images.")
+    # Test accuracy within this of chance is what chance gives (two standard errors, at least 2 points).
+    margin = max(0.02, 2 * math.sqrt(max(chance * (1 - chance), 0.0) / max(1, n_test)))
     rows = lb["rows"]
     for classifier, description in lb["classifiers"].items():
         mine = [r for r in rows if r["classifier"] == classifier]
@@ -318,39 +344,82 @@ def learnability_findings(summary):
             at = next(r for r in image if r["r"] == reached)
             psnr = "exact" if at["psnr_db"] is None else f"median PSNR {at['psnr_db']:.1f} dB"
             verdict = (f"{reached} of {lb['max_rank']} rank-1 patterns per image reach within 1 point of the "
-                       f"originals ({psnr})")
+                       f"originals ({psnr}), and every larger r measured stays there")
         line = (f"{description[0].upper() + description[1:]}: {_percent(original)} test accuracy on the original "
                 f"images; rebuilt from their top r patterns (r: accuracy) {series}: {verdict}")
         dataset_reached = within.get("dataset patterns")
         if dataset_reached is not None:
-            line += f"; from the top dataset patterns, {dataset_reached} reach it"
+            line += f"; from the top m dataset patterns, m = {dataset_reached} and up"
         lines.append(line + ".")
+        if original <= chance + 0.01:
+            what = "kNN" if classifier == "knn" else classifier
+            lines.append(f"Caution: the {what} classifier does no better than chance on the original images "
+                         f"({_percent(original)}, chance {_percent(chance)}), so what the patterns keep or lose "
+                         "says nothing here" + (" (is --alpha far too large?)" if classifier == "linear" else "")
+                         + ".")
     noise = lb["noise"]
     fractions = sorted({r["fraction"] for r in noise})
     if fractions and fractions[-1] > 0:
         last, first = fractions[-1], fractions[0]
+        compare = len(fractions) > 1
         for classifier in lb["classifiers"]:
             end = next(r for r in noise if r["classifier"] == classifier and r["fraction"] == last)
             start = next(r for r in noise if r["classifier"] == classifier and r["fraction"] == first)
-            what = "kNN" if classifier == "knn" else classifier
-            line = (f"With {last:.0%} random training labels, the {what} classifier is right on "
-                    f"{_percent(end['train_accuracy'])} of its training images and {_percent(end['test_accuracy'])} "
-                    f"of the test images (with {first:.0%}: {_percent(start['train_accuracy'])} and "
-                    f"{_percent(start['test_accuracy'])})")
-            if end["train_accuracy"] is not None and end["train_accuracy"] > 0.9:
-                line += ": it memorizes the random labels and learns nothing that generalizes"
-            elif end["train_accuracy"] is not None and end["train_accuracy"] < 2 * max(lb["chance"], 0.01):
-                line += ": at its fixed capacity it cannot memorize them"
-            elif end["train_accuracy"] is not None:
-                line += ": at its fixed capacity it memorizes only some of them"
-            if end.get("loo_error") is not None and start.get("loo_error") is not None:
-                line += (f"; the share of training labels its neighbours contradict (the labels it must memorize, "
-                         f"its leave-one-out error) grows from {_percent(start['loo_error'])} to "
-                         f"{_percent(end['loo_error'])}")
+            trained, tested = end["train_accuracy"], end["test_accuracy"]
+            # Nothing generalizes: every label random, or the test accuracy at chance.
+            nothing = last >= 1 or tested <= chance + margin
+            if end.get("loo_error") is not None:
+                # The kNN: each training image is its own nearest neighbour (distance 0), so its training
+                # accuracy is built in; what it must memorize is its leave-one-out error.
+                line = (f"With {last:.0%} random training labels, the kNN classifier's leave-one-out error (the "
+                        "share of training labels its neighbours, without the image, contradict: the labels it "
+                        f"must memorize rather than infer) is {_percent(end['loo_error'])}")
+                if compare and start.get("loo_error") is not None:
+                    line += f" ({_percent(start['loo_error'])} with {first:.0%})"
+                line += f", and it is right on {_percent(tested)} of the test images"
+                if compare:
+                    line += f" ({_percent(start['test_accuracy'])} with {first:.0%})"
+                if nothing:
+                    line += ": it memorizes the random labels and learns nothing that generalizes"
+                else:
+                    line += (f": it still learns from the labels left true ({_percent(chance)} is chance)")
+                if trained is not None:
+                    line += (f". Its {_percent(trained)} training accuracy is built in: each training image is its "
+                             "own nearest neighbour, at distance 0, so it fits any labels")
+            else:
+                what = "kNN" if classifier == "knn" else classifier
+                line = (f"With {last:.0%} random training labels, the {what} classifier is right on "
+                        f"{_percent(trained)} of its training labels and {_percent(tested)} of the test images")
+                if compare:
+                    line += (f" (with {first:.0%}: {_percent(start['train_accuracy'])} and "
+                             f"{_percent(start['test_accuracy'])})")
+                if trained is None:
+                    pass
+                elif nothing and trained > 0.9:
+                    line += ": it memorizes the random labels and learns nothing that generalizes"
+                elif nothing:
+                    fits = ("no more than chance" if trained <= chance + margin
+                            else f"{_percent(trained)} of its training labels, against {_percent(chance)} chance")
+                    line += f": at its fixed capacity it fits {fits}, and learns nothing that generalizes"
+                else:
+                    line += (f": it still learns from the labels left true ({_percent(chance)} is chance)")
             lines.append(line + ".")
-        first_nmi = next((r["nmi"] for r in noise if r["fraction"] == first), None)
-        last_nmi = next((r["nmi"] for r in noise if r["fraction"] == last), None)
-        if first_nmi is not None and last_nmi is not None:
-            lines.append(f"Meanwhile the image patterns' association with the labels (NMI) falls from {first_nmi:.3f} "
-                         f"to {last_nmi:.4f}: the patterns stay, the random labels no longer go with them.")
+        first_row = next((r for r in noise if r["fraction"] == first), {})
+        last_row = next((r for r in noise if r["fraction"] == last), {})
+        first_nmi, last_nmi, baseline = first_row.get("nmi"), last_row.get("nmi"), last_row.get("random_nmi")
+        if last_nmi is not None:
+            if compare and first_nmi is not None:
+                line = (f"Meanwhile the image patterns' association with the labels (NMI) "
+                        f"{_trend(first_nmi, last_nmi, lambda v: format(v, '.4f'), f'{first:.0%}', f'{last:.0%} random labels')}")
+            else:
+                line = f"The image patterns' association with the labels (NMI) is {last_nmi:.4f} with {last:.0%} random labels"
+            if baseline is not None:
+                # With every label random, the NMI is that of a random relabeling, whatever the difference.
+                if last >= 1 or last_nmi <= 1.5 * baseline + 1e-3:
+                    line += (f", where a random relabeling gives {baseline:.4f}: the patterns stay, the random labels "
+                             "no longer go with them")
+                else:
+                    line += (f", above the {baseline:.4f} of a random relabeling: the labels left true still go with "
+                             "the patterns")
+            lines.append(line + ".")
     return lines

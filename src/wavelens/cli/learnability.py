@@ -27,6 +27,20 @@ class CountList(click.ParamType):
         return counts
 
 
+def _has_test_rows(dataset):
+    """False for a table of paths whose split column never says test (all its images are training images:
+    they get the --test-size hold-out); True otherwise (loading the test split says what is wrong)."""
+    from pathlib import Path
+
+    from ..datasets._table import _read_table, is_path_table
+
+    path = Path(dataset)
+    if not (path.is_file() and is_path_table(path)):
+        return True
+    rows, _, _ = _read_table(path)
+    return any(row.split == "test" for row in rows)
+
+
 @click.command("learnability")
 @dataset_options
 @wavelet_options
@@ -42,7 +56,7 @@ class CountList(click.ParamType):
               help="Principal components the kNN works on.")
 @click.option("--neighbors", type=click.IntRange(min=1), default=5, show_default=True,
               help="Neighbours the kNN votes with (distance-weighted).")
-@click.option("--alpha", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+@click.option("--alpha", type=click.FloatRange(0, 1e300, min_open=True), default=1.0, show_default=True,
               help="Ridge penalty of the linear classifier.")
 @click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
               show_default=True, help="Share held out for testing when the dataset has no test split.")
@@ -61,9 +75,9 @@ def learnability_command(dataset, split, data_dir, limit, resize, seed, wavelet,
     (memorization) against test accuracy, with the patterns' NMI.
 
     A dataset with train and test splits (fashion-mnist, mnist, CIFAR) is
-    trained on --split (train) and tested on its test split; --limit keeps N
-    images of each. Others are split here: a stratified --test-size hold-out
-    drawn with --seed.
+    trained on its train split and tested on its test split; --limit keeps N
+    images of each. Others, and --split test or all, are split here: a
+    stratified --test-size hold-out drawn with --seed.
 
     Writes OUT/summary.json, OUT/learnability.csv (a row per source, r and
     classifier), OUT/learnability_noise.csv (a row per label-noise fraction and
@@ -75,8 +89,11 @@ def learnability_command(dataset, split, data_dir, limit, resize, seed, wavelet,
         train, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
         test = None
         if train.split == "train":
-            test = load_dataset(dataset, split="test", data_dir=data_dir, limit=limit, random_state=seed,
-                                resize=resize)
+            if _has_test_rows(dataset):
+                test = load_dataset(dataset, split="test", data_dir=data_dir, limit=limit, random_state=seed,
+                                    resize=resize)
+            else:
+                params["holdout_reason"] = "the dataset has no test split"
         result = learnability(train, test, ranks=ranks, pattern_counts=pattern_counts, classifiers=classifiers,
                               label_noise=label_noise, n_components=n_components, n_neighbors=neighbors,
                               alpha=alpha, test_size=test_size, wavelet=wavelet, level=level, mode=mode,

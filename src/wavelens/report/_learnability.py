@@ -123,9 +123,12 @@ def learnability_sections(s, draw):
             "memorization", "Memorizing random labels",
             "Zhang et al. (ICLR 2017) showed that networks fit random labels perfectly on the training set and "
             "generalize not at all. Here the same light classifiers are trained on randomly relabeled training "
-            "images (the test labels stay true): the kNN stores every training image and so fits any labels, the "
-            "linear classifier has a fixed number of weights and can fit only a few. Neither learns anything that "
-            "generalizes; the patterns stay the same, while their association with the labels vanishes.", body))
+            "images (the test labels stay true). The kNN stores every training image: its training accuracy is "
+            "100% by construction (each training image is its own nearest neighbour, at distance 0), so its "
+            "memorization is measured by its leave-one-out error, the share of training labels its neighbours "
+            "contradict. The linear classifier has a fixed number of weights and fits only some random labels "
+            "above chance. With every label random neither learns anything that generalizes; the patterns stay "
+            "the same, while their association with the labels vanishes.", body))
     table = _per_class_table(lb, list(s["dataset"]["class_names"]))
     if table:
         sections.append(_section("per-class", "Per class",
