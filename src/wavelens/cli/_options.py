@@ -188,6 +188,44 @@ def dataset_options(func):
     return _apply(options, func)
 
 
+def dataset_pair_options(first, *, seed_help):
+    """The FIRST dataset argument, an optional DATASET_B (the second dataset of a comparison), and the
+    options that pick and subsample the images of both."""
+    shown_first = first.upper()
+
+    def decorate(func):
+        options = [
+            click.argument(first),
+            click.argument("dataset_b", required=False),
+            click.option("--split", type=click.Choice(["train", "test", "all"]), default=None,
+                         help=f"Split of {shown_first}. Default: train where it has splits, else all."),
+            click.option("--split-b", type=click.Choice(["train", "test", "all"]), default=None,
+                         help="Split of DATASET_B. Default: train where it has splits, else all."),
+            click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                         help="Folder to look in first for built-in datasets' files."),
+            click.option("--limit", type=click.IntRange(min=1), default=None,
+                         help="Use a stratified random subsample of N images of each dataset (drawn with --seed)."),
+            click.option("--resize", type=ImageSize(), default=None, help="Resize image-folder images to HxW."),
+            click.option("--seed", type=Seed(), default=0, show_default=True, help=seed_help),
+        ]
+        return _apply(options, func)
+
+    return decorate
+
+
+def load_pair(dataset, dataset_b, split, split_b, data_dir, limit, resize, seed):
+    """Load DATASET (and DATASET_B, None if not given) as :func:`dataset_pair_options` say; return both and
+    the seconds it took."""
+    start = time.perf_counter()
+    a = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
+    b = None
+    if dataset_b is not None:
+        with flags(split="--split-b"):
+            b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, random_state=seed,
+                             resize=resize)
+    return a, b, time.perf_counter() - start
+
+
 def wavelet_options(func):
     """The wavelet transform's options."""
     options = [

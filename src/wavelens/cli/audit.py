@@ -1,29 +1,15 @@
 """``wavelens audit``: every check at once, a row per image of what to fix."""
 
-import time
-
 import click
 
 from ..auditing import CHECKS, audit, check_checks
 from ..report._drawing import start_figure_process
-from ..datasets import load_dataset
 from ..results import OutputFolder, write_audit
-from ._options import command_line, flags, ImageSize, input_paths, Seed, output_options
+from ._options import command_line, dataset_pair_options, input_paths, load_pair, output_options
 
 
 @click.command("audit")
-@click.argument("dataset")
-@click.argument("dataset_b", required=False)
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None,
-              help="Split of DATASET. Default: train where it has splits, else all.")
-@click.option("--split-b", type=click.Choice(["train", "test", "all"]), default=None,
-              help="Split of DATASET_B. Default: train where it has splits, else all.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder to look in first for built-in datasets' files.")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Audit a stratified random subsample of N images of each dataset (drawn with --seed).")
-@click.option("--resize", type=ImageSize(), default=None, help="Resize image-folder images to HxW.")
-@click.option("--seed", type=Seed(), default=0, show_default=True, help="Seed of every random choice.")
+@dataset_pair_options("dataset", seed_help="Seed of every random choice.")
 @click.option("--checks", default=",".join(CHECKS), show_default=True,
               help="The checks to run, comma-separated.")
 @click.option("--neighbors", type=click.IntRange(min=7), default=40, show_default=True,
@@ -54,14 +40,7 @@ def audit_command(dataset, dataset_b, split, split_b, data_dir, limit, resize, s
     with OutputFolder(out, overwrite=overwrite, inputs=inputs) as target:
         if not no_report:
             start_figure_process()
-        start = time.perf_counter()
-        a = load_dataset(dataset, split=split, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
-        b = None
-        if dataset_b is not None:
-            with flags(split="--split-b"):
-                b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, random_state=seed,
-                                 resize=resize)
-        load_s = time.perf_counter() - start
+        a, b, load_s = load_pair(dataset, dataset_b, split, split_b, data_dir, limit, resize, seed)
         result = audit(a, b, checks=chosen, n_neighbors=neighbors, n_components=n_components,
                        working_size=working_size, random_state=seed, n_jobs=jobs or -1, params={"limit": limit})
         result.timings_s = {"load": load_s, **result.timings_s}

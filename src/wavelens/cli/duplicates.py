@@ -1,29 +1,15 @@
 """``wavelens duplicates``: near-duplicate images within a dataset or across two."""
 
-import time
-
 import click
 
 from ..report._drawing import start_figure_process
-from ..datasets import load_dataset
 from ..duplicates import find_near_duplicates
 from ..results import OutputFolder, write_duplicates
-from ._options import command_line, flags, ImageSize, input_paths, Seed, output_options
+from ._options import command_line, dataset_pair_options, input_paths, load_pair, output_options
 
 
 @click.command("duplicates")
-@click.argument("dataset_a")
-@click.argument("dataset_b", required=False)
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None,
-              help="Split of DATASET_A. Default: train where it has splits, else all.")
-@click.option("--split-b", type=click.Choice(["train", "test", "all"]), default=None,
-              help="Split of DATASET_B. Default: train where it has splits, else all.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder to look in first for built-in datasets' files.")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Use a stratified random subsample of N images of each dataset (drawn with --seed).")
-@click.option("--resize", type=ImageSize(), default=None, help="Resize image-folder images to HxW.")
-@click.option("--seed", type=Seed(), default=0, show_default=True, help="Seed of --limit's subsample.")
+@dataset_pair_options("dataset_a", seed_help="Seed of --limit's subsample.")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
               help="Lowest similarity (best correlation over small shifts) of a near-duplicate pair.")
 @click.option("--ratio", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
@@ -55,13 +41,7 @@ def duplicates_command(dataset_a, dataset_b, split, split_b, data_dir, limit, re
     with OutputFolder(out, overwrite=overwrite, inputs=inputs) as target:
         if not no_report:
             start_figure_process()  # loads matplotlib while the images are compared
-        start = time.perf_counter()
-        a = load_dataset(dataset_a, split=split, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
-        b = None
-        if dataset_b is not None:
-            with flags(split="--split-b"):
-                b = load_dataset(dataset_b, split=split_b, data_dir=data_dir, limit=limit, random_state=seed, resize=resize)
-        load_s = time.perf_counter() - start
+        a, b, load_s = load_pair(dataset_a, dataset_b, split, split_b, data_dir, limit, resize, seed)
         result = find_near_duplicates(a, b, threshold=threshold, ratio=None if fixed else ratio, max_shift=max_shift,
                                       n_jobs=jobs or -1, params={"limit": limit, "random_state": seed})
         result.timings_s = {"load": load_s, **result.timings_s}
