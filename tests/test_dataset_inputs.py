@@ -232,10 +232,82 @@ def test_csv_split_column(tmp_path, rng):
     train = load_dataset(tmp_path / "list.csv")
     assert train.split == "train" and train.ids.tolist() == ["a/0.png", "b/0.png", "b/1.png"]
     test = load_dataset(tmp_path / "list.csv", split="test")
-    assert test.ids.tolist() == ["a/1.png"] and test.class_names == ["a"]  # the classes of the rows loaded
+    assert test.ids.tolist() == ["a/1.png"] and test.class_names == ["a", "b"]  # the classes of every split
     assert load_dataset(tmp_path / "list.csv", split="all").n_images == 4
     _write_csv(tmp_path / "plain.csv", ["path,label", "a/0.png,a"])
     assert default_split(str(tmp_path / "plain.csv")) == "all"
+
+
+def _split_table(root, rng, labels_by_split):
+    """A CSV of path,label,split; each image's pixels hold its label's number, to check labels against images."""
+    lines = ["path,label,split"]
+    for split, labels in labels_by_split.items():
+        for i, label in enumerate(labels):
+            _save(root / split / f"{i}.png", np.full((3, 3), int(label), np.uint8))
+            lines.append(f"{split}/{i}.png,{label},{split}")
+    _write_csv(root / "list.csv", lines)
+    return root / "list.csv"
+
+
+def test_csv_splits_share_one_class_list_when_test_lacks_a_class(tmp_path, rng):
+    table = _split_table(tmp_path, rng, {"train": ["10", "2", "1", "2", "10", "1"], "test": ["10", "2", "10"]})
+    train, test = load_dataset(table), load_dataset(table, split="test")
+    assert train.split == "train" and test.split == "test"
+    assert train.class_names == test.class_names == ["1", "2", "10"]  # sorted by value, over both splits
+    assert train.labels.tolist() == [2, 1, 0, 1, 2, 0] and test.labels.tolist() == [2, 1, 2]
+    for data in (train, test):
+        np.testing.assert_array_equal(data.pixels[:, 0, 0], np.array([1, 2, 10])[data.labels])
+    # A subsample keeps the class list, and the images load_dataset's subsample of the whole split keeps.
+    small = load_dataset(table, split="test", limit=2, random_state=4)
+    assert small.class_names == ["1", "2", "10"] and sorted(small.labels.tolist()) == [1, 2]
+    np.testing.assert_array_equal(small.ids, stratified_subsample(test, 2, 4).ids)
+
+
+def test_class_names_fix_the_numbering_of_a_table(tmp_path, rng):
+    table = _split_table(tmp_path, rng, {"train": ["1", "2", "3"], "test": ["3", "1"]})
+    test = load_dataset(table, split="test", class_names=["3", "2", "1"])
+    assert test.class_names == ["3", "2", "1"] and test.labels.tolist() == [0, 2]
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(table, split="train", class_names=["1", "3"])
+    _one_line(excinfo, "list.csv: the label '2' is not one of class_names (2 names)", "leave class_names out")
+    _write_csv(tmp_path / "unlabeled.csv", ["path", "train/0.png"])
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(tmp_path / "unlabeled.csv", class_names=["1"])
+    _one_line(excinfo, "unlabeled.csv: class_names were given but the images have no labels")
+
+
+def test_class_names_renumber_every_kind_of_dataset(tmp_path, rng):
+    np.savez(tmp_path / "d.npz", images=rng.random((6, 4, 4)), labels=np.array(["x", "y", "z", "x", "y", "z"]))
+    data = load_dataset(tmp_path / "d.npz", class_names=["z", "x", "y", "w"])
+    assert data.class_names == ["z", "x", "y", "w"] and data.labels.tolist() == [1, 2, 0, 1, 2, 0]
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(tmp_path / "d.npz", class_names=["x", "y"])
+    _one_line(excinfo, "the label 'z' is not one of class_names")
+    write_idx_folder(tmp_path / "idx", rng.integers(0, 256, (6, 4, 4)), np.arange(6) % 3, split="train")
+    write_idx_folder(tmp_path / "idx", rng.integers(0, 256, (2, 4, 4)), np.array([2, 0]), split="test")
+    test = load_dataset(tmp_path / "idx", split="test", class_names=["2", "1", "0"])
+    assert test.labels.tolist() == [0, 2] and test.ids.tolist() == ["test/0", "test/1"]
+    digits = load_dataset("digits", limit=50, random_state=0)
+    reversed_digits = load_dataset("digits", limit=50, random_state=0, class_names=list("9876543210"))
+    assert reversed_digits.ids.tolist() == digits.ids.tolist()  # the same subsample
+    assert (reversed_digits.labels == 9 - digits.labels).all()
+
+
+def test_load_test_split_reads_the_test_split_as_the_train_split_was_read(tmp_path, rng):
+    from wavelens.datasets import load_test_split
+
+    table = _split_table(tmp_path, rng, {"train": ["1", "2", "3", "1", "2", "3"], "test": ["3", "1", "3", "1"]})
+    train = load_dataset(table, limit=3, random_state=5, class_names=["3", "2", "1"])
+    test = load_test_split(train)
+    assert test.split == "test" and test.n_images == 3 and test.class_names == ["3", "2", "1"]
+    np.testing.assert_array_equal(test.ids, load_dataset(table, split="test", limit=3, random_state=5).ids)
+    assert load_test_split(load_dataset(table, split="test")) is None  # not a train split
+    assert load_test_split(load_dataset(table, split="all")) is None
+    assert load_test_split(from_arrays(np.zeros((2, 4, 4)), [0, 1], split="train")) is None  # not read from files
+    all_train = _split_table(tmp_path / "only", rng, {"train": ["1", "2"]})  # its split column never says test
+    assert load_test_split(load_dataset(all_train)) is None
+    with pytest.raises(WavelensError, match="'dataset' parameter must be a wavelens Dataset"):
+        load_test_split(np.zeros((2, 4, 4)))
 
 
 def test_csv_quoting_bom_and_blank_lines(tmp_path, rng):
@@ -387,7 +459,8 @@ def test_parquet_table(tmp_path, rng):
                              "split": ["train", "test", "train"]}), tmp_path / "list.parquet")
     assert default_split(str(tmp_path / "list.parquet")) == "train"
     data = load_dataset(tmp_path / "list.parquet")
-    assert data.ids.tolist() == ["0.png", "2.png"] and data.class_names == ["3"]
+    assert data.ids.tolist() == ["0.png", "2.png"] and data.class_names == ["1", "3"]  # the classes of both splits
+    assert data.labels.tolist() == [1, 1]
     pq.write_table(pa.table({"path": ["0.png", None]}), tmp_path / "null.parquet")
     with pytest.raises(WavelensError) as excinfo:
         load_dataset(tmp_path / "null.parquet")

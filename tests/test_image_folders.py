@@ -402,8 +402,74 @@ def test_class_in_one_split_only(tmp_path):
     assert everything.class_names == ["a", "b", "c"]
     assert [everything.class_names[k] for k in everything.labels] == ["a", "b", "a", "c"]
     np.testing.assert_array_equal(everything.pixels[:, 0, 0], [ord(c) for c in "abac"])
-    assert load_dataset(str(tmp_path), split="train").class_names == ["a", "b"]
-    assert load_dataset(str(tmp_path), split="test").class_names == ["a", "c"]
+    # One class list for every split (issue 11): each split numbers the classes of both.
+    assert load_dataset(str(tmp_path), split="train").class_names == ["a", "b", "c"]
+    test = load_dataset(str(tmp_path), split="test")
+    assert test.class_names == ["a", "b", "c"] and test.labels.tolist() == [0, 2]
+
+
+_ANT, _BEE, _CAT = 10, 20, 30  # each class's pixel value, so that every label can be checked against its image
+
+
+def _three_class_folder(root, n_train=4, n_test=3):
+    """The issue-11 reproducer: train/{ant,bee,cat}, test/{bee,cat} (test has no ant)."""
+    for split, classes, n in (("train", ("ant", "bee", "cat"), n_train), ("test", ("bee", "cat"), n_test)):
+        for name in classes:
+            for i in range(n):
+                _save(root / split / name / f"{i}.png", np.full((4, 4), {"ant": _ANT, "bee": _BEE, "cat": _CAT}[name],
+                                                                np.uint8))
+    return root
+
+
+def test_train_and_test_of_one_folder_share_one_class_list(tmp_path):
+    root = _three_class_folder(tmp_path)
+    train, test = load_dataset(root, split="train"), load_dataset(root, split="test")
+    assert train.class_names == test.class_names == ["ant", "bee", "cat"]
+    assert train.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert test.labels.tolist() == [1] * 3 + [2] * 3  # bee is 1 in both splits, though test has no ant
+    for data in (train, test):
+        np.testing.assert_array_equal(data.pixels[:, 0, 0], np.array([_ANT, _BEE, _CAT])[data.labels])
+    assert load_dataset(root, split="all").class_names == ["ant", "bee", "cat"]
+
+
+def test_a_limited_split_keeps_the_class_list_and_the_images(tmp_path):
+    root = _three_class_folder(tmp_path, n_test=5)
+    small = load_dataset(root, split="test", limit=4, random_state=1)
+    assert small.class_names == ["ant", "bee", "cat"] and small.n_images == 4
+    assert sorted(small.labels.tolist()) == [1, 1, 2, 2]  # stratified: 2 bees, 2 cats
+    np.testing.assert_array_equal(small.pixels[:, 0, 0], np.array([_ANT, _BEE, _CAT])[small.labels])
+    small_train = load_dataset(root, split="train", limit=3, random_state=1)  # one image of each class
+    assert small_train.class_names == ["ant", "bee", "cat"] and small_train.labels.tolist() == [0, 1, 2]
+
+
+def test_class_names_fix_the_numbering_of_a_folder(tmp_path):
+    root = _three_class_folder(tmp_path, n_test=5)
+    ordered = load_dataset(root, split="test", class_names=["cat", "bee", "ant", "dog"])
+    assert ordered.class_names == ["cat", "bee", "ant", "dog"]
+    assert ordered.labels.tolist() == [1] * 5 + [0] * 5  # the files' order stays; only the numbers change
+    np.testing.assert_array_equal(ordered.pixels[:, 0, 0], np.array([_CAT, _BEE, _ANT, 0])[ordered.labels])
+    # A subsample keeps the same images whatever the order of class_names.
+    plain = load_dataset(root, split="test", limit=4, random_state=2)
+    renamed = load_dataset(root, split="test", limit=4, random_state=2, class_names=["cat", "bee", "ant"])
+    assert plain.ids.tolist() == renamed.ids.tolist()
+    assert [plain.class_names[k] for k in plain.labels] == [renamed.class_names[k] for k in renamed.labels]
+    # The train split has ant, which class_names leave out: one line naming the label and the parameter,
+    # before any image is decoded (a broken image of ant is never opened).
+    _write(root / "train" / "ant" / "broken.png", b"not an image")
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(root, split="train", class_names=["bee", "cat"])
+    _one_line_error(excinfo, "the label 'ant' is not one of class_names", "(2 names)")
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(root, split="test", class_names=["bee", "cat", "bee"])
+    _one_line_error(excinfo, "class_names names 'bee' twice")
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(root, split="test", class_names="bee")
+    _one_line_error(excinfo, "'class_names' parameter must be a list of class names")
+    loose = tmp_path / "loose"
+    _save(loose / "0.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(WavelensError) as excinfo:
+        load_dataset(loose, class_names=["a"])
+    _one_line_error(excinfo, "class_names were given but the images have no labels")
 
 
 def test_empty_class_folders(tmp_path):

@@ -208,6 +208,59 @@ def test_a_table_whose_split_column_is_all_train_gets_the_holdout(tmp_path):
     assert "tested on 10 held out from them" in done.stdout and "the dataset has no test split" in done.stdout
 
 
+def _ant_bee_cat_folder(root):
+    """Issue 11's reproducer: train/{ant,bee,cat} and test/{bee,cat}, 8x8 noisy images, each class bright in
+    its own rows (rows 0-1 ant, 3-4 bee, 6-7 cat), so that a linear classifier tells them apart."""
+    rng = np.random.default_rng(0)
+    from PIL import Image
+
+    for split, classes, n in (("train", ("ant", "bee", "cat"), 12), ("test", ("bee", "cat"), 6)):
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            first = {"ant": 0, "bee": 3, "cat": 6}[name]
+            for i in range(n):
+                pixels = rng.integers(0, 60, (8, 8))
+                pixels[first:first + 2] += 180
+                Image.fromarray(pixels.astype(np.uint8)).save(root / split / name / f"{i}.png")
+    return root
+
+
+def test_a_test_split_lacking_a_class_is_a_split_of_the_same_dataset(tmp_path):
+    root = _ant_bee_cat_folder(tmp_path / "data")
+    train = wavelens.load_dataset(root, split="train")
+    found = wavelens.learnability(train, label_noise=[0], classifiers="linear")  # its test split, found alone
+    record = found.to_dict()["learnability"]
+    assert record["holdout"] is None and record["n_train"] == 36 and record["n_test"] == 12
+    assert found.test.split == "test" and found.test.class_names == ["ant", "bee", "cat"]
+    assert found.test.labels.tolist() == [1] * 6 + [2] * 6
+    original = found.table[found.table["source"] == "original"]["test_accuracy"].iloc[0]
+    assert original == 1.0  # the classes are bright in different rows: every test image is told apart
+    test = wavelens.load_dataset(root, split="test")
+    assert found.rows == wavelens.learnability(train, test, label_noise=[0], classifiers="linear").rows
+    done = run_cli("learnability", root, "--label-noise", "0,1", "--classifiers", "linear", "--no-report",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "tested on the 12 images of data (test)" in done.stdout, done.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["learnability"]["test_dataset"]["class_names"] == ["ant", "bee", "cat"]
+
+
+def test_a_table_without_test_rows_gets_the_holdout_in_python_too(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    lines = ["path,label,split"]
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        lines.append(f"{i}.png,{'ab'[i % 2]},train")
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    train = wavelens.load_dataset(tmp_path / "t.csv")
+    assert train.split == "train"
+    found = wavelens.learnability(train, label_noise=[0], classifiers="linear")
+    assert found.to_dict()["learnability"]["n_test"] == 10
+    assert "seed 0: the dataset has no test split)" in found.summary()
+
+
 def test_the_holdout_says_why_and_a_test_split_is_not_called_missing():
     data = wavelens.load_dataset("digits", limit=200, random_state=0)
     array = data.images

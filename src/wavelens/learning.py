@@ -40,8 +40,8 @@ from ._progress import stage
 from ._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import noisy_labels
-from .datasets import Dataset
-from .datasets._base import check_dataset, stratified_rows
+from .datasets import Dataset, load_test_split
+from .datasets._base import check_dataset, loaded_as, stratified_rows
 from .decomposition import _channels_first, _channels_last, _truncate, as_float, psnr
 from .summaries import learnability_findings
 from .transform import _forward, _inverse, wavelet_layout
@@ -201,7 +201,7 @@ def _holdout_reason(train):
     """Why the test images are held out of the training images (said in the findings)."""
     if train.split == "test":
         return "both parts come from the test split"
-    if train.split == "train":
+    if train.split == "train" and loaded_as(train) is None:  # load_test_split found none otherwise
         return "no test images were given"
     return "the dataset has no test split"
 
@@ -459,8 +459,12 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
     train : Dataset
         Labeled images the classifiers are trained on.
     test : Dataset, default=None
-        Labeled images of the same shape and classes they are tested on. None: a stratified hold-out
-        of ``test_size`` of ``train`` (drawn with ``random_state``), said in the findings.
+        Labeled images of the same shape and classes they are tested on. None: the test split of
+        ``train``'s dataset when ``train`` is a train split read by :func:`wavelens.load_dataset`
+        (read the same way, see :func:`wavelens.datasets.load_test_split`), as ``wavelens
+        learnability`` does; else (no such split: ``train`` is a test or whole dataset, arrays, or a
+        table whose split column never says test) a stratified hold-out of ``test_size`` of
+        ``train`` (drawn with ``random_state``), said in the findings.
     ranks : list of int, default=None
         Image patterns r to rebuild from; None: 1, 2, 4, ... and the full rank (min(rows, cols) of
         the wavelet matrix), whose rebuild is the image itself.
@@ -517,12 +521,15 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
             or not np.isfinite(alpha) or not alpha > 0):
         raise WavelensError(f"The '{param('alpha')}' parameter must be a finite number > 0. Got {alpha!r} instead.")
     _check_labeled(train, "train")
+    if test is None:
+        test = load_test_split(train)
     n_values = int(np.prod(train.image_shape))
     if n_values > MAX_VALUES:
         raise WavelensError(f"{train.source}: images of {'x'.join(map(str, train.image_shape))} hold {n_values} "
                             f"values; learnability works on up to {MAX_VALUES} (e.g. 64x64, or 32x32x3): load "
                             f"smaller images ({param('resize', text='(H, W)')} for image folders).")
     holdout = test is None
+    holdout_reason = _holdout_reason(train) if holdout else None
     if holdout:
         n_test = int(round(test_size * train.n_images))
         if test_size >= 1 or n_test < 1 or n_test >= train.n_images:
@@ -687,7 +694,7 @@ def learnability(train: Dataset, test: "Dataset | None" = None, *, ranks: "Seque
                 "knn_components": min(n_components, n_values), "n_neighbors": n_neighbors,
                 "alpha": float(alpha), "test_size": test_size, "holdout": holdout, "max_train_eval": max_train_eval,
                 "wavelet": wavelet, "level": level, "mode": mode, "random_state": random_state,
-                "max_rank": max_rank, "holdout_reason": _holdout_reason(train) if holdout else None,
+                "max_rank": max_rank, "holdout_reason": holdout_reason,
                 **(params or {})}
     return Learnability(train, test, recorded, rows, noise_rows, per_class_rows,
                         analysis=analysis[0] if analysis else None, timings_s=timings)

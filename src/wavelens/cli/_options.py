@@ -28,6 +28,7 @@ FLAGS = {
     # Hugging Face columns have no flag: the command line points to the Python call that names them
     "image_column": "wavelens.from_huggingface(image_column=...) in Python",
     "label_column": "wavelens.from_huggingface(label_column=...) in Python",
+    "class_names": "wavelens.load_dataset(class_names=...) in Python",
     # the wavelet transform and the patterns
     "wavelet": "--wavelet", "level": "--level", "mode": "--mode", "energy": "--energy", "top_k": "--top-k",
     "n_patterns": "--patterns", "center": "--center", "random_repeats": "--random-repeats",

@@ -2,7 +2,6 @@
 
 import click
 
-from ..datasets import load_dataset
 from ..learning import CLASSIFIERS, NOISE_FRACTIONS, learnability
 from ..report._drawing import start_figure_process
 from ..results import OutputFolder, write_learnability
@@ -25,20 +24,6 @@ class CountList(click.ParamType):
         if not counts or min(counts) < 1:
             self.fail(f"expected pattern counts of at least 1 such as 1,2,4; got {value!r}.", param, ctx)
         return counts
-
-
-def _has_test_rows(dataset):
-    """False for a table of paths whose split column never says test (all its images are training images:
-    they get the --test-size hold-out); True otherwise (loading the test split says what is wrong)."""
-    from pathlib import Path
-
-    from ..datasets._table import _read_table, is_path_table
-
-    path = Path(dataset)
-    if not (path.is_file() and is_path_table(path)):
-        return True
-    rows, _, _ = _read_table(path)
-    return any(row.split == "test" for row in rows)
 
 
 @click.command("learnability")
@@ -87,14 +72,8 @@ def learnability_command(dataset, split, data_dir, limit, resize, seed, wavelet,
         if not no_report:
             start_figure_process()
         train, load_s, params = load_for_command(dataset, split, data_dir, limit, resize, seed)
-        test = None
-        if train.split == "train":
-            if _has_test_rows(dataset):
-                test = load_dataset(dataset, split="test", data_dir=data_dir, limit=limit, random_state=seed,
-                                    resize=resize)
-            else:
-                params["holdout_reason"] = "the dataset has no test split"
-        result = learnability(train, test, ranks=ranks, pattern_counts=pattern_counts, classifiers=classifiers,
+        # The test split, read as train was (load_test_split), or the hold-out when there is none.
+        result = learnability(train, ranks=ranks, pattern_counts=pattern_counts, classifiers=classifiers,
                               label_noise=label_noise, n_components=n_components, n_neighbors=neighbors,
                               alpha=alpha, test_size=test_size, wavelet=wavelet, level=level, mode=mode,
                               random_state=seed, n_jobs=jobs or -1, params=params)

@@ -8,12 +8,14 @@ stable id for each image (and its file path where it has one).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._validation import WavelensError, check_positive_int, check_seed, see
 from ._arrays import from_arrays
-from ._base import UNLABELED, Dataset, stratified_subsample
+from ._base import (UNLABELED, Dataset, check_class_names, check_dataset, loaded_as, stratified_subsample,
+                    with_class_names)
 from ._builtin import BUILTIN_DATASETS, builtin_search_path
 from ._builtin import load_builtin
 from ._cifar import is_cifar_folder, load_cifar_folder
@@ -21,7 +23,7 @@ from ._folder import is_image_folder, load_image_folder
 from ._huggingface import from_huggingface, is_huggingface
 from ._idx import has_idx_files, load_idx_folder, read_idx
 from ._npz import load_npz
-from ._table import is_path_table, load_path_table, table_has_splits
+from ._table import is_path_table, load_path_table, table_has_splits, table_has_test_rows
 
 if TYPE_CHECKING:
     import datasets
@@ -35,6 +37,7 @@ __all__ = [
     "from_arrays",
     "from_huggingface",
     "load_dataset",
+    "load_test_split",
     "read_idx",
     "stratified_subsample",
 ]
@@ -63,7 +66,7 @@ def default_split(spec):
 
 def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDict, *, split: str | None = None,
                  data_dir: str | os.PathLike | None = None, limit: int | None = None, random_state: int = 0,
-                 resize: tuple[int, int] | None = None) -> Dataset:
+                 resize: tuple[int, int] | None = None, class_names: Sequence[str] | None = None) -> Dataset:
     """Load an image-classification dataset.
 
     Parameters
@@ -89,6 +92,14 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
         Seed of the subsample.
     resize : tuple of int, default=None
         ``(height, width)`` for image folders whose images differ in size.
+    class_names : list of str, default=None
+        The classes, in the order that numbers them: class k is
+        ``class_names[k]``, whichever split is loaded, and every class name
+        the split's labels use must be one of them (the rule of
+        :func:`from_arrays`). None: the dataset's own classes; for image
+        folders and tables of paths, the sorted class names of all its
+        splits (a class may be missing from one), so that the train and test
+        splits of one dataset share one class list.
 
     Returns
     -------
@@ -105,6 +116,9 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
     (100, 10, True)
     >>> d.ids[:3].tolist() == [str(i) for i in d.index[:3]]
     True
+    >>> odd_first = load_dataset("digits", limit=100, class_names=list("1357902468"))
+    >>> odd_first.class_names[:3], bool(((odd_first.labels < 5) == (d.labels % 2 == 1)).all())
+    (['1', '3', '5'], True)
     """
     huggingface = is_huggingface(spec) and not (isinstance(spec, str) and spec in BUILTIN_DATASETS)
     if not huggingface:  # a Hugging Face dataset has its own splits and default (from_huggingface)
@@ -122,16 +136,80 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
     if limit is not None:
         limit = check_positive_int(limit, "limit")
     random_state = check_seed(random_state)
+    if class_names is not None:
+        class_names = check_class_names(class_names, "load_dataset")
+    numbered = False  # whether the loader numbered the classes by class_names itself
     if huggingface:
         dataset = from_huggingface(spec, split=split, resize=resize)
     elif spec in BUILTIN_DATASETS:
         dataset = load_builtin(spec, split, data_dir=data_dir)
     else:
-        dataset = _load_path(Path(spec), split, resize, limit, random_state)
-    return stratified_subsample(dataset, limit, random_state)
+        dataset, numbered = _load_path(Path(spec), split, resize, limit, random_state, class_names)
+    # Subsampled before class_names renumber the classes: the same images whatever their order.
+    dataset = stratified_subsample(dataset, limit, random_state)
+    if class_names is not None and not numbered:
+        dataset = with_class_names(dataset, class_names)
+    dataset._loaded_as = (spec, {"data_dir": data_dir, "limit": limit, "random_state": random_state,
+                                 "resize": resize, "class_names": class_names})
+    return dataset
 
 
-def _load_path(path, split, resize, limit, random_state):
+def load_test_split(dataset: Dataset) -> Dataset | None:
+    """The test split of the dataset whose train split ``dataset`` is, loaded as ``dataset`` was.
+
+    :func:`wavelens.learnability` tests on it when given no test images, as
+    ``wavelens learnability`` does.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A train split read by :func:`load_dataset`.
+
+    Returns
+    -------
+    Dataset or None
+        The test split, read with the same ``data_dir``, ``limit``,
+        ``random_state``, ``resize`` and ``class_names``; None when
+        ``dataset`` is not a train split read by :func:`load_dataset`, or its
+        dataset has no test split (a table of paths whose split column never
+        says ``test``; a Hugging Face ``Dataset`` object, or a ``DatasetDict``
+        object without a ``test`` split).
+
+    Raises
+    ------
+    WavelensError
+        One line, when the test split cannot be read (the same as
+        ``load_dataset(..., split='test')``).
+
+    Examples
+    --------
+    >>> train = load_dataset("digits")  # one split: no test split
+    >>> train.split, load_test_split(train)
+    ('all', None)
+    """
+    check_dataset(dataset)
+    loaded = loaded_as(dataset)
+    if dataset.split != "train" or loaded is None:
+        return None
+    spec, options = loaded
+    if not _has_test_split(spec):
+        return None
+    return load_dataset(spec, split="test", **options)
+
+
+def _has_test_split(spec):
+    """False for a dataset known to lack a test split beside its train split; True otherwise (loading the
+    test split then says what is wrong)."""
+    if isinstance(spec, (str, os.PathLike)):
+        path = Path(spec)
+        # A table's split column may never say test: all its images are training images.
+        return not (path.is_file() and is_path_table(path)) or table_has_test_rows(path)
+    keys = getattr(spec, "keys", None)  # a Hugging Face object: a DatasetDict, or a Dataset (one split)
+    return keys is not None and "test" in keys()
+
+
+def _load_path(path, split, resize, limit, random_state, class_names):
+    """The dataset at ``path``, and whether its loader numbered the classes by ``class_names``."""
     if not path.exists():
         names = ", ".join(BUILTIN_DATASETS)
         looks_like_name = not path.suffix and len(path.parts) == 1
@@ -143,20 +221,22 @@ def _load_path(path, split, resize, limit, random_state):
         )
     if path.is_file():
         if path.suffix.lower() == ".npz":
-            return load_npz(path, split)
+            return load_npz(path, split), False
         if is_path_table(path):
-            return load_path_table(path, split, resize=resize)
+            return load_path_table(path, split, resize=resize, limit=limit, random_state=random_state,
+                                   class_names=class_names), True
         raise WavelensError(
             f"{path} is a file of an unknown kind: expected a .npz holding 'images' and 'labels', "
             "a .csv or .parquet table of path,label, or a folder (IDX files, CIFAR batches, "
             "or images, in one sub-folder per class or unlabeled)."
         )
     if has_idx_files(path):
-        return load_idx_folder(path, split, name=path.name)
+        return load_idx_folder(path, split, name=path.name), False
     if is_cifar_folder(path):
-        return load_cifar_folder(path, split)
+        return load_cifar_folder(path, split), False
     if is_image_folder(path):
-        return load_image_folder(path, split, resize=resize, limit=limit, random_state=random_state)
+        return load_image_folder(path, split, resize=resize, limit=limit, random_state=random_state,
+                                 class_names=class_names), True
     raise WavelensError(
         f"{path} holds no dataset wavelens can read (or it is empty): expected MNIST-layout IDX files "
         "(train-images-idx3-ubyte.gz...), CIFAR python batches (data_batch_1... and batches.meta), "

@@ -12,8 +12,9 @@ import numpy as np
 from .._limits import check_limit
 from .._validation import WavelensError, check_finite, param, printable
 
-__all__ = ["UNLABELED", "Dataset", "check_dataset", "check_labels", "file_text", "make_dataset", "pixels_to_unit", "split_ids",
-           "stratified_subsample", "to_unit_float32"]
+__all__ = ["UNLABELED", "Dataset", "check_class_names", "check_dataset", "check_labels", "class_numbers", "file_text",
+           "loaded_as", "make_dataset", "pixels_to_unit", "refuse_class_names", "sorted_class_names", "split_ids",
+           "stratified_subsample", "to_unit_float32", "with_class_names"]
 
 # The one class name of a dataset without labels (every label is 0).
 UNLABELED = "(unlabeled)"
@@ -131,6 +132,8 @@ class Dataset:
         # The files and folders the images were read from (none for arrays made in memory):
         # what a result written from this dataset must keep clear of.
         self.input_paths = tuple(str(path) for path in input_paths)
+        # How load_dataset read it, (spec, options), so that its other split can be read alike.
+        self._loaded_as = None
 
     @property
     def images(self):
@@ -138,7 +141,7 @@ class Dataset:
             self._images = pixels_to_unit(self.pixels, self.pixel_max)
         return self._images
 
-    def select_images(self, rows):
+    def select_images(self, rows: int | slice | Sequence[int] | np.ndarray) -> np.ndarray:
         """float32 images of the given rows, without making every image float32."""
         if self._images is None:
             return pixels_to_unit(self.pixels[rows], self.pixel_max)
@@ -352,34 +355,68 @@ def _check_paths(paths, n_images, source):
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
 
 
-def _class_numbers(labels, class_names, source):
-    """String labels as class numbers, and the class names.
+def sorted_class_names(names):
+    """Distinct class names (text), sorted: by value when every name is a whole number written in
+    digits (so "2" comes before "10"), else as text."""
+    unique = sorted(set(names))
+    if unique and all(_WHOLE_NUMBER.fullmatch(u) for u in unique):
+        unique.sort(key=lambda u: (len(u.lstrip("0")), u.lstrip("0"), u))
+    return unique
 
-    Without ``class_names`` the names are the distinct labels, sorted (by value
-    when every label is a whole number written in digits, so "2" comes before
-    "10"); with them, each label must be one of them.
-    """
-    unique, inverse = np.unique(labels, return_inverse=True)
-    unique = unique.tolist()
-    if class_names is None:
-        if all(_WHOLE_NUMBER.fullmatch(u) for u in unique):
-            order = sorted(range(len(unique)), key=lambda j: (len(unique[j].lstrip("0")), unique[j].lstrip("0"),
-                                                              unique[j]))
-        else:
-            order = list(range(len(unique)))
-        rank = np.empty(len(unique), np.int64)
-        rank[order] = np.arange(len(unique))
-        return rank[inverse], [unique[j] for j in order]
-    class_names = [c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c) for c in class_names]
+
+def check_class_names(class_names, source):
+    """``class_names`` as a list of distinct str (bytes read as UTF-8), or a one-line error."""
+    if isinstance(class_names, (str, bytes)) or not hasattr(class_names, "__iter__"):
+        raise WavelensError(f"The '{param('class_names')}' parameter must be a list of class names (text). Got "
+                            f"{type(class_names).__name__} instead.")
+    names = [name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name) for name in class_names]
     position = {}
-    for k, name in enumerate(class_names):
+    for k, name in enumerate(names):
         if position.setdefault(name, k) != k:
             raise WavelensError(f"{source}: class_names names {printable(name)!r} twice; give each class once.")
+    return names
+
+
+def class_numbers(labels, class_names, source):
+    """String labels as class numbers, and the class names: the one rule of every loader.
+
+    Without ``class_names`` the classes are the distinct labels, sorted by
+    :func:`sorted_class_names`; with them (checked by :func:`check_class_names`),
+    class k is ``class_names[k]`` and each label must be one of them.
+    """
+    unique, inverse = np.unique(np.asarray(labels, dtype=str), return_inverse=True)
+    unique = unique.tolist()
+    if class_names is None:
+        class_names = sorted_class_names(unique)
+    else:
+        class_names = check_class_names(class_names, source)
+    position = {name: k for k, name in enumerate(class_names)}
     missing = [u for u in unique if u not in position]
     if missing:
         raise WavelensError(f"{source}: the label {printable(missing[0])!r} is not one of class_names "
                             f"({len(class_names)} names); add it, or leave class_names out to take the labels.")
-    return np.array([position[u] for u in unique], np.int64)[inverse], class_names
+    return np.array([position[u] for u in unique], np.int64)[inverse.reshape(-1)], class_names
+
+
+def refuse_class_names(source):
+    """The error for ``class_names`` given for images without labels."""
+    return WavelensError(f"{source}: class_names were given but the images have no labels; leave class_names "
+                         "out for unlabeled images.")
+
+
+def with_class_names(dataset: Dataset, class_names: Sequence[str]) -> Dataset:
+    """``dataset`` with its classes numbered by ``class_names``: class k is ``class_names[k]``, and each
+    class name its labels use must be one of them (:func:`class_numbers`)."""
+    if not dataset.labeled:
+        raise refuse_class_names(dataset.source)
+    names = np.asarray(dataset.class_names, dtype=str)[dataset.labels]
+    labels, class_names = class_numbers(names, class_names, dataset.source)
+    return _relabeled(dataset, np.arange(dataset.n_images), labels, class_names)
+
+
+def loaded_as(dataset: Dataset):
+    """``(spec, options)`` :func:`~wavelens.datasets.load_dataset` read ``dataset`` with, or None."""
+    return getattr(dataset, "_loaded_as", None)
 
 
 def _numbered(prefix, positions):
@@ -425,7 +462,7 @@ def make_dataset(images: np.ndarray, labels: Sequence | np.ndarray | None, class
         if labels.dtype.kind == "S" and labels.ndim == 1:  # bytes: UTF-8 text, whatever bytes it holds
             labels = np.array([label.decode("utf-8", "replace") for label in labels.tolist()], dtype=str)
         if labels.dtype.kind == "U" and labels.ndim == 1 and len(labels) == len(images):
-            labels, class_names = _class_numbers(labels, class_names, source)
+            labels, class_names = class_numbers(labels, class_names, source)
     if input_paths is None:  # read from the file or folder ``source``
         input_paths = (str(source),)
     return Dataset(images, labels, class_names, name=name, split=split, source=str(source), ids=ids, paths=paths,
@@ -472,18 +509,26 @@ def stratified_subsample(dataset: Dataset, limit: int | None, random_state: int)
     keep = stratified_rows(dataset.labels, limit, random_state)
     if keep is None:
         return dataset
+    return _relabeled(dataset, keep, dataset.labels[keep] if dataset.labeled else None,
+                      dataset.class_names if dataset.labeled else None)
+
+
+def _relabeled(dataset, keep, labels, class_names):
+    """The images ``keep`` of ``dataset`` (with their index, ids and paths), with ``labels`` and ``class_names``."""
     array, pixel_max = dataset.stored
+    every = len(keep) == dataset.n_images  # all of them, in order: no copy
+    array = array if every else array[keep]
     return Dataset(
-        None if pixel_max else array[keep],
-        dataset.labels[keep] if dataset.labeled else None,
-        dataset.class_names if dataset.labeled else None,
+        None if pixel_max else array,
+        labels,
+        class_names,
         name=dataset.name,
         split=dataset.split,
         source=dataset.source,
         index=dataset.index[keep],
         ids=dataset.ids[keep],
         paths=None if dataset.paths is None else dataset.paths[keep],
-        pixels=array[keep] if pixel_max else None,
+        pixels=array if pixel_max else None,
         pixel_max=pixel_max,
         input_paths=dataset.input_paths,
     )

@@ -63,7 +63,7 @@ import numpy as np
 from .._limits import check_limit, limit_value
 from .._mapped import MAPPED_MIN_BYTES, release_pages, scratch_array
 from .._validation import WavelensError, param, printable, shown
-from ._base import Dataset, file_text, make_dataset, stratified_rows
+from ._base import Dataset, class_numbers, file_text, make_dataset, refuse_class_names, stratified_rows
 
 __all__ = ["IMAGE_SUFFIXES", "check_resize", "is_image_folder", "load_image_files", "load_image_folder"]
 
@@ -316,17 +316,14 @@ def _decode(path, dtype, colour, size, resize, int_16bit):
     return np.clip(np.rint(np.nan_to_num(values * top)), 0, top).astype(dtype)
 
 
-def _collect(part_root, class_names):
-    """Image files of ``part_root``'s class folders and their labels (indices into ``class_names``);
-    a class without a folder in this part has no images here."""
-    present = set(_class_folders(part_root))
-    files, labels = [], []
-    for label, name in enumerate(class_names):
-        if name in present:
-            members = _image_files(part_root / name)
-            files.extend(members)
-            labels.extend([label] * len(members))
-    return files, labels
+def _collect(part_root, class_folders):
+    """Image files of ``part_root``'s class folders, in folder order, and each one's class folder name."""
+    files, names = [], []
+    for name in class_folders:
+        members = _image_files(part_root / name)
+        files.extend(members)
+        names.extend([name] * len(members))
+    return files, names
 
 
 def check_resize(resize):
@@ -508,7 +505,8 @@ def load_image_files(files: Sequence[str | os.PathLike], labels: Sequence | None
 
 
 def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int, int] | None = None,
-                      name: str | None = None, limit: int | None = None, random_state: int = 0) -> Dataset:
+                      name: str | None = None, limit: int | None = None, random_state: int = 0,
+                      class_names: Sequence[str] | None = None) -> Dataset:
     """Load PNG, JPEG, BMP, GIF, TIFF and WebP images from ``root/<class>/``, or ``root/`` if unlabeled.
 
     Pixels keep their depth: 8-bit images give uint8 pixels; if any image is
@@ -524,9 +522,10 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
     ----------
     root : Path
         Holds one sub-folder per class, or ``train/`` and ``test/`` sub-folders
-        that each hold one sub-folder per class. With ``split='all'`` the
-        classes are those of either; a class may be in one only. A class
-        folder without images is a class without images. Files and folders
+        that each hold one sub-folder per class. The classes are the class
+        folders of both, sorted, whichever split is loaded, so that the train
+        and test splits number their classes alike; a class may be in one only.
+        A class folder without images is a class without images. Files and folders
         whose name starts with '.' are ignored. If no class folder holds an
         image, the images directly in ``root`` (or in ``train/`` and
         ``test/``) are loaded without labels: every label 0, the one class
@@ -542,6 +541,9 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
     limit, random_state : optional
         Decode only the ``limit`` images :func:`~wavelens.datasets.load_dataset`'s
         stratified subsample keeps (the same images, without decoding the others).
+    class_names : list of str, optional
+        The classes in their order, instead of the class folders: each class
+        folder that holds images of the split must be one of them.
 
     Returns
     -------
@@ -553,15 +555,16 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
     ------
     WavelensError
         One line, for an unreadable or corrupt file, a folder that holds no
-        image, images of several sizes without ``resize``, or an image,
-        ``resize`` or the whole stack above a limit (``WAVELENS_MAX_IMAGE_PIXELS``,
+        image, images of several sizes without ``resize``, a class folder
+        missing from ``class_names``, or an image, ``resize`` or the whole
+        stack above a limit (``WAVELENS_MAX_IMAGE_PIXELS``,
         ``WAVELENS_MAX_DATA_BYTES``), checked before decoding or allocating.
     """
     root = Path(root)
     size = check_resize(resize)
     if _has_split_folders(root):
+        folders = {part: _class_folders(root / part) for part in ("train", "test")}
         parts = ["train", "test"] if split == "all" else [split]
-        class_names = sorted({c for part in parts for c in _class_folders(root / part)})
         part_roots = [root / part for part in parts]
     else:
         if split != "all":
@@ -569,27 +572,41 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
                 f"{shown(root)} has no train/ and test/ sub-folders, so it has no '{split}' split; "
                 f"use {param('split', 'all')}."
             )
-        class_names = _class_folders(root)
-        part_roots = [root]
-    files, labels = [], []
-    for part_root in part_roots:
-        part_files, part_labels = _collect(part_root, class_names)
+        parts, part_roots = [None], [root]
+        folders = {None: _class_folders(root)}
+    # The classes of every split, whichever is loaded: one numbering for train and test.
+    every_class = sorted({c for names in folders.values() for c in names})
+    files, names = [], []
+    for part, part_root in zip(parts, part_roots):
+        part_files, part_names = _collect(part_root, folders[part])
         files.extend(part_files)
-        labels.extend(part_labels)
+        names.extend(part_names)
+    where = " and ".join(shown(p) for p in part_roots)
     loose = [] if files else [path for part_root in part_roots for path in _image_files(part_root)]
     if loose:  # no class folder holds an image: the images directly in the folder, unlabeled
-        files, labels, class_names = loose, None, None
-    where = " and ".join(shown(p) for p in part_roots)
-    if not files and not class_names:
+        if class_names is not None:
+            raise refuse_class_names(where)
+        rows = stratified_rows(np.zeros(len(loose)), limit, random_state)
+        return load_image_files(loose, None, None, root=root, split=split, name=name or shown(root.name),
+                                source=shown(root), resize=size, rows=rows)
+    present = sorted({c for part in parts for c in folders[part]})
+    if not files and not present:
         raise WavelensError(f"{where} holds no image: put the images in it (unlabeled) or in one sub-folder "
                             "per class, named after the class.")
     if not files:
         raise WavelensError(
             f"{where}: the dataset is empty: its class folders "
-            f"({', '.join(shown(c) for c in class_names)}) hold no image files with suffix "
+            f"({', '.join(shown(c) for c in present)}) hold no image files with suffix "
             f"{', '.join(sorted(IMAGE_SUFFIXES))}."
         )
+    # Numbered by every split's classes; class_names (checked before any image is decoded) renumber
+    # them, and the subsample is drawn on the first numbering, so it keeps the same images either way.
+    default, _ = class_numbers(names, every_class, shown(root))
+    if class_names is None:
+        labels, class_names = default, every_class
+    else:
+        labels, class_names = class_numbers(names, class_names, shown(root))
+    rows = stratified_rows(default, limit, random_state)
     # Dataset text is display text: a folder name that is not UTF-8 is shown with \xNN escapes.
-    rows = stratified_rows(np.zeros(len(files)) if labels is None else np.asarray(labels), limit, random_state)
     return load_image_files(files, labels, class_names, root=root, split=split, name=name or shown(root.name),
                             source=shown(root), resize=size, rows=rows)

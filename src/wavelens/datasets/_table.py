@@ -18,8 +18,9 @@ Paths
 
 Labels
     Class names: the class numbers are the sorted names (by value when every
-    name is a whole number, so "2" comes before "10"), taken from the rows
-    loaded (as an image folder's class folders of the split loaded).
+    name is a whole number, so "2" comes before "10"), taken from the rows of
+    every split, whichever is loaded (as an image folder's class folders of
+    train/ and test/), so that the train and test splits number them alike.
 
 Limits
     The table is read into memory: its size, and then the text of its rows
@@ -39,14 +40,17 @@ import csv
 import itertools
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from .._limits import check_limit
 from .._validation import WavelensError, param, printable, shown
-from ._base import Dataset
+from ._base import Dataset, class_numbers, refuse_class_names, sorted_class_names, stratified_rows
 from ._folder import check_resize, load_image_files
 
-__all__ = ["TABLE_SUFFIXES", "is_path_table", "load_path_table", "table_has_splits"]
+__all__ = ["TABLE_SUFFIXES", "is_path_table", "load_path_table", "table_has_splits", "table_has_test_rows"]
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 _SPLIT_VALUES = ("train", "test")
@@ -250,6 +254,12 @@ def table_has_splits(path: Path) -> bool:
         return False
 
 
+def table_has_test_rows(path: Path) -> bool:
+    """Whether some row of the table at ``path`` has the split ``test`` (the table is read and checked)."""
+    rows, _, has_splits = _read_table(path)
+    return has_splits and any(row.split == "test" for row in rows)
+
+
 def _check_file(row, resolved):
     """Raise if ``resolved`` (the path of ``row``) is not a regular file."""
     try:
@@ -264,7 +274,8 @@ def _check_file(row, resolved):
 
 
 def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, int] | None = None,
-                    name: str | None = None) -> Dataset:
+                    name: str | None = None, limit: int | None = None, random_state: int = 0,
+                    class_names: Sequence[str] | None = None) -> Dataset:
     """Load the images listed in a CSV (or parquet) table of ``path,label[,split]``.
 
     Parameters
@@ -277,6 +288,12 @@ def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, i
         ``(height, width)`` to resize every image to, as for image folders.
     name : str, optional
         The dataset's name; the table's file name without suffix by default.
+    limit, random_state : optional
+        Decode only the ``limit`` images :func:`~wavelens.datasets.load_dataset`'s
+        stratified subsample keeps (the same images, without decoding the others).
+    class_names : list of str, optional
+        The classes in their order, instead of the sorted labels of every row:
+        each label of the split loaded must be one of them.
 
     Returns
     -------
@@ -304,6 +321,11 @@ def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, i
     rows, labeled, has_splits = _read_table(path)
     if not rows:
         raise WavelensError(f"{table} has a header but no rows; add one row per image.")
+    if not labeled and class_names is not None:
+        raise refuse_class_names(table)
+    # The classes of every split, whichever is loaded: one numbering for train and test.
+    every_class = sorted_class_names(np.unique(np.asarray([row.label for row in rows], dtype=str)).tolist()
+                                     ) if labeled else None
     if split != "all":
         if not has_splits:
             raise WavelensError(f"{table} has no split column, so it has no '{split}' split; "
@@ -322,6 +344,16 @@ def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, i
         seen[resolved] = row
         _check_file(row, resolved)
         files.append(Path(resolved))
-    labels = [row.label for row in rows] if labeled else None
-    return load_image_files(files, labels, None, root=base, split=split, name=name or shown(path.stem),
-                            source=table, resize=size, describe=lambda i: rows[i].where)
+    labels, default = None, np.zeros(len(rows))
+    if labeled:
+        # Numbered by every split's classes; class_names (checked before any image is decoded) renumber
+        # them, and the subsample is drawn on the first numbering, so it keeps the same images either way.
+        names = [row.label for row in rows]
+        default, _ = class_numbers(names, every_class, table)
+        if class_names is None:
+            labels, class_names = default, every_class
+        else:
+            labels, class_names = class_numbers(names, class_names, table)
+    keep = stratified_rows(default, limit, random_state)
+    return load_image_files(files, labels, class_names, root=base, split=split, name=name or shown(path.stem),
+                            source=table, resize=size, describe=lambda i: rows[i].where, rows=keep)
