@@ -4,6 +4,7 @@ Each message is written once, with its parameters marked (wavelens._validation.p
 ``str(error)`` says ``n_patterns=25``, the CLI says ``--patterns 25``.
 """
 
+import ast
 import pickle
 import re
 from pathlib import Path
@@ -159,3 +160,29 @@ def test_every_parameter_a_message_names_has_a_flag():
     marked |= {"see pywt.wavelist(kind='discrete')"}  # see(_WAVELIST)
     assert {"n_patterns", "split", "resize", "level", "folder"} <= marked
     assert marked - set(FLAGS) == set()
+
+
+def _text_outside_docstrings(tree):
+    """Every string constant of a module (f-string parts included) but its docstrings."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_library_text_names_parameters_not_flags():
+    """Errors and summaries of the library (outside cli/) name no command-line flag: Python callers have
+    parameters; the command line maps marked parameters to its flags (cli/_options.FLAGS)."""
+    flag = re.compile(r"(?:^|[\s(\"'`])--[a-z]")
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        if "cli" in path.relative_to(SRC).parts:
+            continue
+        for text in _text_outside_docstrings(ast.parse(path.read_text(), str(path))):
+            if flag.search(text):
+                found.append(f"{path.relative_to(SRC)}: {text!r}")
+    assert found == [], "\n".join(found)

@@ -38,8 +38,8 @@ def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
 
-def _seed(function, value):
-    """``seed=`` or ``random_state=``, whichever the library function takes."""
+def _random_state_kwarg(function, value):
+    """``random_state=value`` for a library function (``seed=value`` should one still name it so)."""
     return {"random_state" if "random_state" in inspect.signature(function).parameters else "seed": value}
 
 
@@ -158,7 +158,7 @@ def planted_split():
 def test_pattern_dictionary_has_the_prototypes_of_analyze(planted_split, top_k, n_patterns, level):
     images, labels = planted_split[0], planted_split[1]
     result = analyze(_dataset(images, labels), top_k=top_k, n_patterns=n_patterns, level=level, random_repeats=0,
-                     **_seed(analyze, 3))
+                     **_random_state_kwarg(analyze, 3))
     dictionary = PatternDictionary(n_patterns=n_patterns, top_k=top_k, level=level, random_state=3).fit(images)
     np.testing.assert_array_equal(dictionary.prototypes_, result.dictionary.prototypes)
     np.testing.assert_array_equal(dictionary.assignments_, result.dictionary.assignments)
@@ -169,7 +169,7 @@ def test_pattern_dictionary_has_the_prototypes_of_analyze(planted_split, top_k, 
 def test_pattern_dictionary_of_unsigned_pixels_is_that_of_analyze(rng):
     pixels = rng.integers(0, 256, size=(60, 8, 8), dtype=np.uint8)
     labels = np.arange(60) % 3
-    result = analyze(_dataset(pixels, labels), n_patterns=5, random_repeats=0, **_seed(analyze, 0))
+    result = analyze(_dataset(pixels, labels), n_patterns=5, random_repeats=0, **_random_state_kwarg(analyze, 0))
     dictionary = PatternDictionary(n_patterns=5, random_state=0).fit(pixels)
     np.testing.assert_array_equal(dictionary.prototypes_, result.dictionary.prototypes)
 
@@ -232,7 +232,7 @@ def test_spectral_communities_are_those_of_find_communities(rng, features, n_com
     dataset = _dataset(*_clusters(rng, 3))
     images = dataset.images  # as find_communities reads them (a Dataset scales floats into [-1, 1])
     found = find_communities(dataset, features=features, n_neighbors=8, max_communities=8,
-                             n_communities=n_communities, **_seed(find_communities, 5))
+                             n_communities=n_communities, **_random_state_kwarg(find_communities, 5))
     estimator = SpectralCommunities(features=features, n_neighbors=8, max_communities=8,
                                     n_communities=n_communities, random_state=5)
     labels = estimator.fit_predict(images)
@@ -432,3 +432,20 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(f"wavelens.estimators.{module}"),
                              optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted and not result.failed
+
+
+@pytest.mark.parametrize("kind", ["images", "rows", "dataset"])
+def test_pattern_dictionary_fit_predict_is_fit_then_predict(rng, kind):
+    images = rng.random((40, 8, 8))
+    images[0] = 0  # a blank image: -1 throughout, as predict gives
+    X = {"images": images, "rows": images.reshape(40, -1),
+         "dataset": _dataset(images, np.arange(40) % 2)}[kind]
+    params = {"n_patterns": 6, "random_state": 0, "image_shape": (8, 8) if kind == "rows" else None}
+    fitted = PatternDictionary(**params).fit(X)
+    both = PatternDictionary(**params)
+    predicted = both.fit_predict(X)
+    np.testing.assert_array_equal(predicted, fitted.predict(X))
+    assert predicted.shape == (40, 3) and predicted[0].tolist() == [-1, -1, -1]
+    np.testing.assert_array_equal(both.prototypes_, fitted.prototypes_)
+    predicted[:] = -2  # the result is the caller's: the fitted assignments stay
+    assert (both.assignments_ >= -1).all()

@@ -714,3 +714,23 @@ def test_a_report_abandoned_halfway_does_not_answer_the_next(tmp_path, results, 
         drawing.stop_figure_process()
     assert _images(html) == 2
     assert html == build_report(noise_folder).read_text()  # drawn here, in turn: the same figures
+
+
+def test_build_report_tells_python_callers_of_results_folders_not_flags(tmp_path, capsys, results):
+    """The messages build_report gives name no command-line flag: a results folder is what a wavelens
+    command or a result's .save() wrote; the command line gives the same one line."""
+    from wavelens import WavelensError
+    from wavelens.report import build_report
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a file").write_text("x")
+    broken = _copy(results["analyze"], tmp_path, "broken")
+    (broken / S).write_text("{}")
+    for folder in (tmp_path / "missing", tmp_path / "a file", tmp_path / "empty", broken):
+        with pytest.raises(WavelensError) as error:
+            build_report(folder)
+        message = str(error.value)
+        assert "--" not in message and "results folder that a wavelens command" in message, message
+        assert "a result's .save() wrote" in message, message
+        code, _, err = _run(["report", folder], capsys)
+        _assert_one_line(code, err, message)

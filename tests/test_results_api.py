@@ -152,3 +152,43 @@ def test_wavelet_transform_of_a_dataset_follows_its_scaling_rule():
     as_float = wavelens.from_arrays(pixels / 255.0, [0, 1] * 5)
     np.testing.assert_allclose(WaveletTransform().fit_transform(as_uint8), WaveletTransform().fit_transform(as_float),
                                atol=1e-6)
+
+
+# --- issue 11 leftovers: rows and ids, unlabeled wording, parameters rather than flags ----------------------
+
+def test_unlabeled_images_get_no_class_purity_or_label_sentences(digits):
+    images = digits.images.copy()
+    images[5] = images[0]  # one exact copy
+    unlabeled = wavelens.from_arrays(images)
+    communities = wavelens.find_communities(unlabeled, n_resamples=0).summary()
+    assert "without labels" in communities, communities
+    for word in ("mixed", "purest", "(unlabeled)", "class"):
+        assert word not in communities, communities
+    within = wavelens.find_near_duplicates(unlabeled).summary()
+    assert "the images have no labels" in within and "disagree" not in within, within
+    assert "1 exact copy;" in within, within
+    # Unlabeled test images against labeled training images: "(unlabeled)" is no label to disagree with.
+    found = wavelens.find_near_duplicates(wavelens.from_arrays(digits.images[:40]), digits)
+    assert len(found.pairs) >= 40 and not found.labels_disagree.any()
+    assert not found.pairs_table["labels_disagree"].any() and not found.groups_table["labels_disagree"].any()
+    text = found.summary()
+    assert "the images of arrays (all) have no labels" in text and "disagree" not in text, text
+    # Labeled on both sides, the sentence stays.
+    assert "0 pairs whose labels disagree" in wavelens.find_near_duplicates(digits, threshold=0.99).summary()
+
+
+def test_central_members_are_also_given_as_ids(digits):
+    found = wavelens.find_communities(digits, n_resamples=0, max_communities=6)
+    assert digits.index.max() >= digits.n_images  # a subsample: positions in the split are not rows
+    row_of = {int(position): row for row, position in enumerate(digits.index)}
+    table = found.communities
+    for community, ids in zip([c for g in found.groups for c in g["communities"]], table["central_ids"]):
+        assert ids == community["central_ids"] == [digits.ids[row_of[p]] for p in community["central_members"]]
+        assert set(found.per_image.set_index("id").loc[ids, "community"]) == {community["community"]}
+
+
+def test_a_learnability_summary_names_the_parameter_not_the_flag():
+    result = wavelens.learnability(wavelens.load_dataset("digits"), classifiers=["linear"], ranks=[1],
+                                   pattern_counts=[1], label_noise=[0], alpha=1e12)
+    text = result.summary()
+    assert "(is alpha, the ridge penalty, far too large?)" in text and "--" not in text, text

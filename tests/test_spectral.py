@@ -199,7 +199,7 @@ def test_duplicates_cli_across_npz_files(tmp_path, rng):
     with open(out / "duplicates.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[0].pop("reference")) < 0.95  # the similarity the copy stood out from
-    assert rows == [{"id_a": "5", "id_b": "4", "index_a": "5", "index_b": "4", "similarity": "1.000000",
+    assert rows == [{"id_a": "5", "id_b": "4", "index_a": "5", "index_b": "4", "row_a": "5", "row_b": "4", "similarity": "1.000000",
                      "label_a": "2", "label_b": "1", "class_a": "2", "class_b": "1", "labels_disagree": "True",
                      "exact": "True", "group": "0"}]
 

@@ -24,7 +24,9 @@ from ._validation import WavelensError, printable, shown
 
 __all__ = ["INTEGERS", "NUMBERS", "RERUN", "TEXT", "SavedArrays", "check_summary", "read_summary", "summary_kind"]
 
-RERUN = "give the --out folder of a wavelens command, or run that command again to rewrite its results"
+# Said to Python callers (build_report) and the command line (wavelens report) alike: no flags.
+RERUN = ("give a results folder that a wavelens command or a result's .save() wrote, or write those results "
+         "again")
 
 
 # --- the JSON summary ------------------------------------------------------------------------
@@ -273,8 +275,8 @@ def read_summary(folder):
     else:
         what = "is empty: it holds no wavelens results"
     raise WavelensError(
-        f"{shown(folder)} {what}; give the --out folder of 'wavelens analyze', 'communities', 'duplicates' "
-        "or 'noise-curve'."
+        f"{shown(folder)} {what}; give a results folder that a wavelens command (analyze, audit, communities, "
+        "duplicates, learnability, noise-curve) or a result's .save() wrote."
     )
 
 

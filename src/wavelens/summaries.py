@@ -51,9 +51,14 @@ def _association(stats, what):
             f"permuted labels (z = {_z(stats['z_score'])}{_p(stats)}): {association_verdict(stats)}.")
 
 
+def _unlabeled(record):
+    """Whether a dataset's record is of images without labels (their one class is "(unlabeled)")."""
+    return record is not None and record.get("class_names") == [UNLABELED]
+
+
 def _classes(record):
     """'10 classes', '1 class', or 'unlabeled', from a dataset's record."""
-    if record.get("class_names") == [UNLABELED]:
+    if _unlabeled(record):
         return "unlabeled"
     n = record["n_classes"]
     return f"{n} class" if n == 1 else f"{n} classes"
@@ -135,12 +140,15 @@ def communities_findings(summary):
     whole = c["groups"][0] if len(c["groups"]) == 1 else None
     basis = {"stable gap": " (the largest eigengap averaged over the whole graph and random halves)",
              "eigengap": " (the largest eigengap)", "fixed": " (as asked)"}
+    unlabeled = _unlabeled(d)  # no classes: no purity, nothing mixed
     lines = [
-        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images, {_classes(d)}.",
+        f"{printable(d['name'])} ({d['split']}): {d['n_images']} images, "
+        + ("without labels." if unlabeled else f"{_classes(d)}."),
         f"{c['n_communities']} communities of similar images"
         + (basis.get(whole.get("count_from"), f" (eigengap estimate {whole['eigengap_k']})") if whole
            else " over the classes")
-        + f"; {len(c['mixed'])} of them mixed (no class above {summary['params']['mixed_threshold']:.0%}).",
+        + ("." if unlabeled else
+           f"; {len(c['mixed'])} of them mixed (no class above {summary['params']['mixed_threshold']:.0%})."),
     ]
     if whole and whole.get("stability"):
         lines.append(_stability_sentence(whole["n_communities"], whole["stability"]))
@@ -151,7 +159,7 @@ def communities_findings(summary):
             lines.append(f"A clear community structure (stable under resampling) in {len(clear)} of "
                          f"{len(measured)} classes" + (f": {', '.join(clear[:5])}" if clear else "")
                          + "; elsewhere treat communities as a coarse grouping.")
-    communities = [x for g in c["groups"] for x in g["communities"]]
+    communities = [] if unlabeled else [x for g in c["groups"] for x in g["communities"]]
     for x in sorted(communities, key=lambda x: (-x["purity"], -x["size"]))[:1]:
         lines.append(f"The purest community: {x['size']} images, {x['purity']:.0%} {printable(x['top_class'])}.")
     for x in [x for x in communities if x["mixed"]][:3]:
@@ -177,9 +185,18 @@ def duplicates_findings(summary):
     else:
         how = f"similarity >= {params['threshold']} and standing out from each image's neighbours, ratio {ratio}"
     n_pairs, groups = d["n_pairs"], d.get("n_groups")
+    # Labels can disagree only between two labeled images: say instead which images have none.
+    no_labels = [record for record in (a, b) if _unlabeled(record)]
+    if not no_labels:
+        labels = f", {d['n_labels_disagree']} pairs whose labels disagree"
+    elif b is None or len(no_labels) == 2:
+        labels = "; the images have no labels"
+    else:
+        unlabeled = no_labels[0]
+        labels = f"; the images of {printable(unlabeled['name'])} ({unlabeled.get('split', '')}) have no labels"
     lines = [f"{n_pairs} near-duplicate pairs ({how}) {where}"
              + (f" in {_count(groups, 'group')}" if groups is not None else "")
-             + f": {d['n_exact']} exact copies, {d['n_labels_disagree']} pairs whose labels disagree."]
+             + f": {d['n_exact']} exact {'copy' if d['n_exact'] == 1 else 'copies'}{labels}."]
     n = d["n_images_a_with_duplicate"]
     if b is None:
         lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in it"
@@ -193,7 +210,7 @@ def duplicates_findings(summary):
             advice = (f": if {name_a} is for testing and {name_b} for training, drop them from {name_a}, or the "
                       "test accuracy is inflated.")
         lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in {name_b}" + (advice if n else "."))
-    if d["n_labels_disagree"]:
+    if d["n_labels_disagree"] and not no_labels:
         lines.append(f"{d['n_labels_disagree']} pairs have different labels (listed first): check which label is right.")
     return lines
 
@@ -355,7 +372,8 @@ def learnability_findings(summary):
             what = "kNN" if classifier == "knn" else classifier
             lines.append(f"Caution: the {what} classifier does no better than chance on the original images "
                          f"({_percent(original)}, chance {_percent(chance)}), so what the patterns keep or lose "
-                         "says nothing here" + (" (is --alpha far too large?)" if classifier == "linear" else "")
+                         "says nothing here"
+                         + (" (is alpha, the ridge penalty, far too large?)" if classifier == "linear" else "")
                          + ".")
     noise = lb["noise"]
     fractions = sorted({r["fraction"] for r in noise})

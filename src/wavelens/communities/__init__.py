@@ -46,6 +46,9 @@ class CommunityAnalysis:
         ``sigma``, ``communities`` (described), ``mixed`` (their ids).
         ``count_from`` ('stable gap', 'eigengap' or 'fixed') and ``stability``
         (:meth:`wavelens.communities.stability.Stability.record`, or None without resampling).
+        Each community's ``central_members`` are the positions in the split
+        (:attr:`wavelens.Dataset.index`, not rows of the Dataset) of its images nearest its
+        center, most central first; ``central_ids`` are their ids.
         ``eigengap_k`` is the largest gap of the group's own eigenvalues (as plotted); the
         count used is ``n_communities``.
     assignment : ndarray of shape (n_images,)
@@ -98,7 +101,9 @@ class CommunityAnalysis:
     @property
     def communities(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per community: its group (``all``, or the class with
-        per_class), size, purity, most common class, whether it is mixed, and its class make-up."""
+        per_class), size, purity, most common class, whether it is mixed, its class make-up, and
+        ``central_ids``: the ids of its images nearest its center, most central first (the ``id``
+        column of :attr:`per_image`, whose rows are the dataset's rows)."""
         import pandas as pd
 
         rows = []
@@ -106,7 +111,8 @@ class CommunityAnalysis:
             for community in group["communities"]:
                 rows.append({"group": group["name"], "community": community["community"], "size": community["size"],
                              "purity": community["purity"], "top_class": community["top_class"],
-                             "mixed": community["mixed"], "classes": dict(community["classes"])})
+                             "mixed": community["mixed"], "classes": dict(community["classes"]),
+                             "central_ids": list(community["central_ids"])})
         return pd.DataFrame(rows)
 
     def save(self, folder: "str | os.PathLike", *, overwrite: bool = False, report: bool = True) -> dict:
@@ -153,7 +159,7 @@ def _numerical_ranks(images, layout, shape):
     return {"pixel": numerical_rank(pixel_s, pixel_shape), "wavelet": numerical_rank(wavelet_s, shape)}
 
 
-def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_communities, max_communities,
+def _cluster_group(name, rows, labels, index, ids, class_names, *, n_neighbors, n_communities, max_communities,
                    n_resamples, mixed_threshold, random_state, n_jobs, offset):
     with stage(f"similarity graph and communities ({name})", total=None):
         found, stability, _, sigma = communities_of_rows(
@@ -161,8 +167,10 @@ def _cluster_group(name, rows, labels, index, class_names, *, n_neighbors, n_com
             n_resamples=n_resamples, random_state=random_state, n_jobs=n_jobs)
     n = len(rows)
     described = describe_communities(found, labels, class_names, mixed_threshold=mixed_threshold, index=index)
+    id_of = dict(zip(np.asarray(index).tolist(), np.asarray(ids).tolist()))
     for community in described:
         community["community"] += offset
+        community["central_ids"] = [id_of[i] for i in community["central_members"]]
     return {
         "name": name,
         "n_images": int(n),
@@ -281,7 +289,8 @@ def find_communities(dataset: Dataset, *, wavelet: str = "db1", level: int = 1, 
     stability = np.full(dataset.n_images, np.nan)
     for name, members in parts:
         group, found, stable = _cluster_group(
-            name, selected[members], dataset.labels[members], dataset.index[members], dataset.class_names,
+            name, selected[members], dataset.labels[members], dataset.index[members], dataset.ids[members],
+            dataset.class_names,
             n_neighbors=n_neighbors, n_communities=n_communities, max_communities=max_communities,
             n_resamples=n_resamples, mixed_threshold=mixed_threshold, random_state=random_state, n_jobs=n_jobs,
             offset=offset)

@@ -23,7 +23,13 @@ __all__ = ["DuplicatePairs", "find_duplicates", "image_digests", "match_rows"]
 
 @dataclass
 class DuplicatePairs:
-    """Pairs (index in A, index in B) with their similarity and whether they are exact copies.
+    """Pairs (row of A, row of B) with their similarity and whether they are exact copies.
+
+    ``index_a`` and ``index_b`` are rows of what was searched (the arrays, or the
+    Datasets given to :func:`wavelens.find_near_duplicates`: ``dataset.pixels[index_a]``),
+    not the images' positions in their split (:attr:`wavelens.Dataset.index`): in
+    :attr:`wavelens.DuplicateAnalysis.pairs_table` they are the ``row_a`` and ``row_b``
+    columns, and ``index_a`` and ``index_b`` there are the positions in the split.
 
     ``reference`` (near-duplicate search only) is, for each pair, the similarity of the
     query image to its reference neighbour, against which the pair stood out (NaN for

@@ -27,8 +27,9 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
     prototypes with axial k-means, exactly as :func:`wavelens.analyze` builds
     its pattern dictionary (same images and seed: same prototypes).
     ``predict`` assigns the top patterns of any images to the nearest
-    prototype; ``transform`` gives each image's bag of prototypes, each
-    occurrence weighted by the pattern's share of the image's energy.
+    prototype (``fit_predict``: those of the training images); ``transform``
+    gives each image's bag of prototypes, each occurrence weighted by the
+    pattern's share of the image's energy.
 
     Parameters
     ----------
@@ -127,6 +128,25 @@ class PatternDictionary(TransformerMixin, BaseEstimator):
         """
         self._fit(X)
         return self._bags(self.assignments_, self.weights_)
+
+    def fit_predict(self, X: "ArrayLike | Dataset", y: None = None) -> np.ndarray:
+        """Fit, and give the prototype of each training image's top patterns (one pass over the images):
+        the same as ``fit(X).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples, n_features), or Dataset
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples, top_k)
+            Prototype ids of each image's patterns, strongest first; -1 where an
+            image has fewer than ``top_k`` patterns (see :meth:`predict`).
+        """
+        self._fit(X)
+        return self.assignments_.copy()
 
     def _fit(self, X):
         n_patterns = check_int(self, "n_patterns")

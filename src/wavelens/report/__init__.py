@@ -465,7 +465,8 @@ def start_report(folder, *, summary=None, saved=None):
     folder = Path(folder)
     if not folder.is_dir():
         what = "it is a file" if folder.exists() else "it does not exist"
-        raise WavelensError(f"{shown(folder)} is not a folder: {what}; give the --out folder of a wavelens command.")
+        raise WavelensError(f"{shown(folder)} is not a folder: {what}; give a results folder that a wavelens "
+                            "command or a result's .save() wrote.")
     if summary is not None:
         name, s = "summary.json", summary
     else:
