@@ -184,17 +184,20 @@ def test_a_cropped_and_resized_copy_is_found_and_look_alikes_are_not():
 
 
 def test_aligned_correlation_undoes_a_zoom_and_a_sub_pixel_shift():
-    from wavelens.duplicates._verify import aligned_correlation, smoothed_versions
+    from wavelens.duplicates._verify import aligned_correlation
 
     images = _smooth_images(3, 1).astype(np.float32) / 255
     copy = _crop_resize((images[0] * 255).round().astype(np.uint8), 2, 1, 3).astype(np.float32) / 255
-    levels_a, levels_b = smoothed_versions(images), smoothed_versions(np.stack([copy, images[1]]))
+    others = np.stack([copy, images[1]])
     rows_a, rows_b = np.array([0, 0, 2]), np.array([0, 1, 1])
-    score = aligned_correlation(levels_a, levels_b, rows_a, rows_b)
+    score = aligned_correlation(images, others, rows_a, rows_b)
     plain = best_correlation(images, np.stack([copy, images[1]]), rows_a, rows_b, max_shift=2)
     assert score[0] > 0.99 > plain[0]  # the crop is a zoom of 1.12 plus a shift: no integer shift undoes it
     assert score[1] < 0.97 and score[2] < 0.97  # different textures stay apart
-    assert np.array_equal(score, aligned_correlation(levels_a, levels_b, rows_a, rows_b, n_jobs=None))
+    assert np.array_equal(score, aligned_correlation(images, others, rows_a, rows_b, n_jobs=None))
+    # Pairs scored one by one (other chunks, other blurred sets) score the same.
+    assert np.array_equal(score, [aligned_correlation(images, others, rows_a[p:p + 1], rows_b[p:p + 1])[0]
+                                  for p in range(3)])
 
 
 def test_shifted_copies_of_small_images_are_candidates(digits):
@@ -205,3 +208,34 @@ def test_shifted_copies_of_small_images_are_candidates(digits):
     data = wavelens.from_arrays(np.concatenate([pixels, moved]), np.concatenate([labels, labels[0:400:40]]))
     pairs = set(zip(*(wavelens.find_near_duplicates(data).pairs_table[c].tolist() for c in ("index_a", "index_b"))))
     assert sum((k, 1797 + i) in pairs for i, k in enumerate(range(0, 400, 40))) >= 9
+
+
+def test_pair_rows_are_rows_of_the_datasets_passed_in(digits, tmp_path):
+    """index_a / index_b are positions in the whole split; row_a / row_b index the Datasets given."""
+    import pandas as pd
+
+    pixels, labels = digits
+    names = [str(c) for c in range(10)]
+    train = wavelens.Dataset(pixels[:300], labels[:300], names, name="d", split="train", source="memory",
+                             index=np.arange(300) * 5 + 7)
+    copied = [3, 250, 120]
+    test = wavelens.Dataset(pixels[copied], [labels[3], labels[250], (labels[120] + 1) % 10], names, name="d",
+                            split="test", source="memory", index=[900, 1500, 1796])
+    found = wavelens.find_near_duplicates(test, train)
+    table = found.pairs_table
+    exact = table[table["exact"]]
+    assert sorted(zip(exact["row_a"], exact["row_b"])) == [(0, 3), (1, 250), (2, 120)]
+    np.testing.assert_array_equal(test.pixels[exact["row_a"]], train.pixels[exact["row_b"]])
+    np.testing.assert_array_equal(test.select_images(table["row_a"].to_numpy()), test.images[table["row_a"]])
+    for side, data in (("a", test), ("b", train)):
+        rows = table[f"row_{side}"].to_numpy()
+        assert (table[f"index_{side}"].to_numpy() == data.index[rows]).all()
+        assert (table[f"id_{side}"].to_numpy() == data.ids[rows]).all()
+    assert table["index_a"].max() >= test.n_images  # positions in the split run past the Dataset's rows
+    assert table.columns.tolist().index("row_a") == table.columns.tolist().index("index_a") + 1
+    # The relabelled copy comes first; the saved table keeps both columns.
+    assert table["labels_disagree"].iloc[0] and table["row_a"].iloc[0] == 2
+    found.save(tmp_path / "out", report=False)
+    saved = pd.read_csv(tmp_path / "out" / "duplicates.csv")
+    columns = ["row_a", "row_b", "index_a", "index_b"]
+    assert saved[columns].values.tolist() == table[columns].values.tolist()

@@ -40,12 +40,26 @@ class DuplicateAnalysis:
     dataset_a, dataset_b : Dataset
         ``dataset_b`` is ``dataset_a`` for a search within one dataset.
     pairs : DuplicatePairs
-        Positions in A and B, similarity (the verified score, 1 for exact copies),
-        whether they are exact copies and the reference similarity each pair stood
-        out from; pairs whose labels disagree first, then the most similar.
+        Rows of A and B (``pairs.index_a``, ``pairs.index_b``: rows of the Datasets
+        passed in, as ``row_a`` and ``row_b`` of :attr:`pairs_table`), similarity
+        (the verified score, 1 for exact copies), whether they are exact copies and
+        the reference similarity each pair stood out from; pairs whose labels
+        disagree first, then the most similar.
     params : dict
     within : bool
     timings_s : dict
+
+    Notes
+    -----
+    Each image of a pair is named three ways in :attr:`pairs_table`: ``id_a`` /
+    ``id_b``, its id (unique and stable, see :attr:`wavelens.Dataset.ids`);
+    ``row_a`` / ``row_b``, its row in the Dataset passed in (``dataset.pixels[row]``,
+    ``dataset.select_images(rows)``, ``dataset.ids[row]``); and ``index_a`` /
+    ``index_b``, its position in the whole split it was loaded from
+    (:attr:`wavelens.Dataset.index`), which is the row only when the whole split
+    was loaded: with ``limit``, ``index`` can run past the Dataset's last row.
+    :attr:`per_image` has a row per image of A in the order of its rows, and names
+    each one's best match by its id (``best_match``).
 
     Examples
     --------
@@ -73,11 +87,8 @@ class DuplicateAnalysis:
     @property
     def labels_disagree(self) -> np.ndarray:
         """Whether each pair's class names differ (by name: two datasets may number their classes
-        differently)."""
-        a, b, p = self.dataset_a, self.dataset_b, self.pairs
-        names_a = np.asarray(a.class_names, dtype=object)[a.labels[p.index_a]]
-        names_b = np.asarray(b.class_names, dtype=object)[b.labels[p.index_b]]
-        return names_a != names_b
+        differently); always False when either dataset has no labels."""
+        return _labels_disagree(self.dataset_a, self.dataset_b, self.pairs.index_a, self.pairs.index_b)
 
     def _components(self):
         """(group of each image of A, group of each image of B or None within, number of groups): the
@@ -110,8 +121,10 @@ class DuplicateAnalysis:
     def pairs_table(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per pair, label-disagreeing pairs first, then the most similar:
         both images' ids (and file paths when they have them), the similarity (the best correlation
-        over small shifts; 1 for exact copies), whether the pixels are identical, positions, labels and
-        class names, whether the labels disagree, the ``reference`` similarity of the query image's
+        over small shifts; 1 for exact copies), whether the pixels are identical, ``index_a`` /
+        ``index_b`` (positions in the whole split) and ``row_a`` / ``row_b`` (rows of the Datasets
+        passed in: ``dataset_a.pixels[row_a]``), labels and class names, whether the labels disagree
+        (False when either dataset has no labels), the ``reference`` similarity of the query image's
         reference neighbour the pair stood out from, and the pair's ``group``."""
         import pandas as pd
 
@@ -122,6 +135,7 @@ class DuplicateAnalysis:
             if data.paths is not None:
                 columns[f"path_{side}"] = np.asarray(data.paths)[rows]
             columns[f"index_{side}"] = data.index[rows]
+            columns[f"row_{side}"] = np.asarray(rows, dtype=np.int64)
             columns[f"label_{side}"] = data.labels[rows]
             columns[f"class_{side}"] = np.asarray(data.class_names, dtype=object)[data.labels[rows]]
         columns["labels_disagree"] = self.labels_disagree
@@ -133,7 +147,8 @@ class DuplicateAnalysis:
     def groups_table(self) -> "pd.DataFrame":
         """A pandas DataFrame with a row per group of near-duplicates: ``group``, ``n_images_a`` and
         ``n_images_b`` (within one dataset: ``n_images``), ``n_pairs``, ``classes`` (class names,
-        ``;``-separated) and ``labels_disagree`` (the group holds more than one class)."""
+        ``;``-separated) and ``labels_disagree`` (the group's labeled images hold more than one class;
+        False when no dataset has labels)."""
         import pandas as pd
 
         a, b, p = self.dataset_a, self.dataset_b, self.pairs
@@ -141,11 +156,14 @@ class DuplicateAnalysis:
         names_a = np.asarray(a.class_names, dtype=object)[a.labels]
         names_b = np.asarray(b.class_names, dtype=object)[b.labels]
         classes = [set() for _ in range(n)]
-        for g, name in zip(group_a[group_a >= 0], names_a[group_a >= 0]):
-            classes[g].add(name)
-        if group_b is not None:
-            for g, name in zip(group_b[group_b >= 0], names_b[group_b >= 0]):
+        labeled = [set() for _ in range(n)]  # the classes of labeled images only, for labels_disagree
+        for group, names, data in ((group_a, names_a, a), (group_b, names_b, b)):
+            if group is None:
+                continue
+            for g, name in zip(group[group >= 0], names[group >= 0]):
                 classes[g].add(name)
+                if data.labeled:
+                    labeled[g].add(name)
         table = {"group": np.arange(n)}
         if self.within:
             table["n_images"] = np.bincount(group_a[group_a >= 0], minlength=n)
@@ -154,7 +172,7 @@ class DuplicateAnalysis:
             table["n_images_b"] = np.bincount(group_b[group_b >= 0], minlength=n)
         table["n_pairs"] = np.bincount(group_a[p.index_a], minlength=n)
         table["classes"] = [";".join(sorted(map(str, c))) for c in classes]
-        table["labels_disagree"] = np.array([len(c) > 1 for c in classes], dtype=bool)
+        table["labels_disagree"] = np.array([len(c) > 1 for c in labeled], dtype=bool)
         return pd.DataFrame(table)
 
     @property
@@ -224,6 +242,16 @@ class DuplicateAnalysis:
         return write_report(self, path, overwrite=overwrite)
 
 
+def _labels_disagree(dataset_a, dataset_b, rows_a, rows_b):
+    """Whether the class names of rows ``rows_a`` of A and ``rows_b`` of B differ; False throughout when
+    either dataset has no labels (its one class, "(unlabeled)", says nothing against the other's)."""
+    if not (dataset_a.labeled and dataset_b.labeled):
+        return np.zeros(len(rows_a), dtype=bool)
+    names_a = np.asarray(dataset_a.class_names, dtype=object)[dataset_a.labels[rows_a]]
+    names_b = np.asarray(dataset_b.class_names, dtype=object)[dataset_b.labels[rows_b]]
+    return names_a != names_b
+
+
 def _check_ratio(ratio):
     if ratio is None:
         return None
@@ -273,19 +301,22 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
     1. *Candidates*: each image of A's ``n_neighbors`` nearest images of B (within one
        dataset: of A) by the cosine of a coarse descriptor, the 8 x 8 area average of the
        image at 16 pixels a side (the Haar approximation band), centered and at unit
-       length; once as the image is and once *posed* (its intensity centroid moved to the
-       center and its spread scaled to a fixed size, which undoes shifts and crops); on
-       images under 16 pixels a side also by the best cosine over the image's versions
-       shifted by up to ``max_shift`` pixels. Chunked exact search: memory grows with the number of images, never their square.
-    2. *Verification*: each candidate pair's similarity is the best Pearson correlation
-       of the two images over shifts of up to ``max_shift`` pixels (at the original size)
-       on the pixels they share, also on their 16-pixel and posed versions; this best-of-three
-       score ranks each image's candidates. On images of at least 16 pixels a side the 2
-       best candidates (and the 6th, where a pair could pass) are then scored by their
-       *aligned* correlation: a zoom (0.8 to 1.25) and a sub-pixel shift fitted by
-       Gauss-Newton steps, the overlap correlated as is and with either image slightly
-       blurred; the other candidates keep the plain shifted correlation. Correlation
-       ignores brightness and contrast; shifts and small zooms are undone.
+       length, in three lists: the image as it is; *posed* (its intensity centroid moved
+       to the center and its spread scaled to a fixed size, which undoes shifts and most
+       crops); and the best cosine with either image *zoomed in* to its central 92% and
+       moved by a pixel (crops that cut off part of the content). On images under 16
+       pixels a side the third list is the best cosine over the image's versions shifted
+       by up to ``max_shift`` pixels. Chunked exact search: memory grows with the number
+       of images, never their square.
+    2. *Verification*: on images of at least 16 pixels a side, each image's candidates are
+       ranked by their *aligned* correlation at 16 pixels: a zoom (0.8 to 1.25) and a
+       sub-pixel shift fitted by Gauss-Newton steps, the overlap correlated as is and with
+       either image slightly blurred. The 2 best (and the 6th, where a pair could pass) are
+       then scored by the same aligned correlation at the working size; the others keep the
+       best Pearson correlation of the two images over shifts of up to ``max_shift`` pixels
+       (at the original size) on the pixels they share. On smaller images nothing is aligned:
+       the score is the better shifted correlation of the images as they are and posed.
+       Correlation ignores brightness and contrast; shifts and small zooms are undone.
     3. *The cut adapts to the dataset*: a candidate is flagged when its similarity s is
        at least ``threshold`` and its distance 1 - s is at most ``ratio`` times the image's
        distance to its 6th most similar candidate (the reference): a copy stands out from
@@ -296,11 +327,13 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
 
     Limits: a group of more than 5 copies of one image raises the reference and can hide
     them (they are exact copies if identical); copies further apart than their
-    ``n_neighbors`` nearest images by descriptor are not seen (about a fifth of 10% crops
-    of Fashion-MNIST); on images under 16 pixels a side (8 x 8 digits) nothing is aligned,
-    so crops and resizing are not found there (``benchmarks/bench_duplicates.py`` measures
-    each kind of change); two different images
-    of one simple shape (a plain T-shirt photographed twice) may be flagged.
+    ``n_neighbors`` nearest images by descriptor are not seen (about 1 in 20 crops of 5 to
+    10% of Fashion-MNIST); a copy resized to 60-80% and back is a blurred copy, and blurred
+    it looks as much like other items of one outline as like its source (1 in 10 such copies
+    of Fashion-MNIST missed, and 1 in 10 of the pairs flagged for them wrong); on images under
+    16 pixels a side (8 x 8 digits) nothing is aligned, so crops and resizing are not found
+    there (``benchmarks/bench_duplicates.py`` measures each kind of change); two different
+    images of one simple shape (a plain T-shirt photographed twice) may be flagged.
 
     Parameters
     ----------
@@ -367,9 +400,8 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
     timings["search"] = time.perf_counter() - start
     a, j, score, reference = flag(candidates, threshold=threshold, ratio=ratio, within=within)
     pairs = _merge(a, j, score, reference, exact_pairs)
-    names_a = np.asarray(dataset_a.class_names, dtype=object)[dataset_a.labels[pairs.index_a]]
-    names_b = np.asarray(b.class_names, dtype=object)[b.labels[pairs.index_b]]
-    order = np.lexsort((pairs.index_b, pairs.index_a, -pairs.similarity, names_a == names_b))
+    disagree = _labels_disagree(dataset_a, b, pairs.index_a, pairs.index_b)
+    order = np.lexsort((pairs.index_b, pairs.index_a, -pairs.similarity, ~disagree))
     pairs = DuplicatePairs(pairs.index_a[order], pairs.index_b[order], pairs.similarity[order], pairs.exact[order],
                            pairs.reference[order])
     recorded = {"threshold": threshold, "ratio": ratio, "n_neighbors": n_neighbors, "max_shift": max_shift,

@@ -15,7 +15,7 @@ import numpy as np
 from .._parallel import for_each_chunk, into_rows
 from .._resize import area_matrix
 
-__all__ = ["descriptors", "posed", "shifted", "working_images"]
+__all__ = ["descriptors", "posed", "shifted", "working_images", "zoomed"]
 
 _GRID = 8  # descriptor cells a side
 _RADIUS = 0.25  # radius of gyration of a posed image, as a share of its side
@@ -86,7 +86,31 @@ def posed(images: np.ndarray) -> np.ndarray:
     target = _RADIUS * np.sqrt(h * w)
     scale = np.where((mass > 0) & (radius > 0), radius / target, 1.0)
     cy, cx = np.where(mass > 0, cy, h / 2), np.where(mass > 0, cx, w / 2)
-    # Output pixel (u, v) samples the input at center + scale * offset (pixel centers at k + 0.5).
+    return _resampled(x, cy, cx, scale)
+
+
+def zoomed(images: np.ndarray, scale: float) -> np.ndarray:
+    """Images magnified about their center by ``1 / scale`` (bilinear, zero outside).
+
+    A ``scale`` below 1 zooms in: the image's central ``scale`` share, resized to the
+    full frame, which is what a crop of its border resized back looks like.
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 4, 4)); x[0, 1:3, 1:3] = 1
+    >>> zoomed(x, 1.0).tolist() == x.tolist()
+    True
+    """
+    n, h, w = images.shape
+    return _resampled(images, np.full(n, h / 2), np.full(n, w / 2), np.full(n, float(scale)))
+
+
+def _resampled(x, cy, cx, scale):
+    """Output pixel (u, v) of each image samples it at center + scale * offset from the frame's
+    center (pixel centers at k + 0.5), bilinearly, zero outside."""
+    n, h, w = x.shape
+    ys = np.arange(h, dtype=np.float64) + 0.5
+    xs = np.arange(w, dtype=np.float64) + 0.5
     y = cy[:, None] + scale[:, None] * (ys - h / 2)[None, :] - 0.5
     xx = cx[:, None] + scale[:, None] * (xs - w / 2)[None, :] - 0.5
     out = np.zeros((n, h, w), np.float32)

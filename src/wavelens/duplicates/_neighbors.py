@@ -18,7 +18,8 @@ _QUERIES = 256
 
 
 def nearest(queries: np.ndarray, references: np.ndarray | None, k: int, *,
-            n_jobs: int | None = -1, variants: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+            n_jobs: int | None = -1, variants: list | None = None,
+            reference_variants: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` references most cosine-similar to each query, most similar first.
 
     Parameters
@@ -33,6 +34,9 @@ def nearest(queries: np.ndarray, references: np.ndarray | None, k: int, *,
     variants : list of ndarray of shape (n_q, d), default=None
         Other versions of each query (e.g. shifted): a reference's similarity is then the
         largest over the query and its variants.
+    reference_variants : list of ndarray of shape (n_r, d), default=None
+        Other versions of each reference, compared with the queries as they are; not
+        with ``references=None``.
 
     Returns
     -------
@@ -43,14 +47,22 @@ def nearest(queries: np.ndarray, references: np.ndarray | None, k: int, *,
     ref = queries if within else references
     n_ref = len(ref)
     groups = -(-n_ref // _GROUP)
-    padded = np.zeros((groups * _GROUP, ref.shape[1]), np.float32)
-    padded[:n_ref] = ref
+
+    def padded_rows(rows):
+        out = np.zeros((groups * _GROUP, ref.shape[1]), np.float32)
+        out[:n_ref] = rows
+        return out
+
+    padded = padded_rows(ref)
+    padded_variants = [padded_rows(rows) for rows in reference_variants or ()]
     k_groups = min(k, groups)
 
     def chunk(start, stop):
         block = queries[start:stop] @ padded.T
         for variant in variants or ():
             np.maximum(block, variant[start:stop] @ padded.T, out=block)
+        for variant in padded_variants:
+            np.maximum(block, queries[start:stop] @ variant.T, out=block)
         block[:, n_ref:] = -np.inf
         if within:
             block[np.arange(stop - start), np.arange(start, stop)] = -np.inf

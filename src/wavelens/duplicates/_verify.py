@@ -10,9 +10,9 @@ so each shift costs one product of the two images.
 
 import numpy as np
 
-from .._parallel import for_each_chunk, into_rows
+from .._parallel import for_each_chunk
 
-__all__ = ["aligned_correlation", "best_correlation", "smoothed_versions"]
+__all__ = ["aligned_correlation", "best_correlation"]
 
 _PAIRS = 4096  # pairs per chunk
 
@@ -135,17 +135,11 @@ def _smooth(images, sigma):
     return gaussian_filter1d(once, sigma, axis=2, mode="constant", truncate=3.0)
 
 
-def smoothed_versions(images: np.ndarray, *, n_jobs: int | None = -1) -> dict:
+def _smoothed_versions(images):
     """The images (float32, (n, h, w)) and their Gaussian blurs (zero outside), by blur:
-    ``{0: images, 0.6: ..., ...}``; chunk by chunk."""
+    ``{0: images, 0.6: ..., ...}``."""
     images = np.asarray(images, dtype=np.float32)
-    levels = {0.0: images}
-    for sigma in sorted({_COARSE, *_BLURS}):
-        out = np.empty_like(images)
-        for_each_chunk(lambda start, stop: _smooth(images[start:stop], sigma), len(images), n_jobs=n_jobs,
-                       store=into_rows(out))
-        levels[sigma] = out
-    return levels
+    return {0.0: images, **{sigma: _smooth(images, sigma) for sigma in sorted({_COARSE, *_BLURS})}}
 
 
 def _axis(coords, size):
@@ -239,30 +233,43 @@ def _aligned(levels_a, levels_b, ia, ib):
     return best
 
 
-def aligned_correlation(levels_a: dict, levels_b: dict, rows_a: np.ndarray, rows_b: np.ndarray, *,
+def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray, *,
                         n_jobs: int | None = -1) -> np.ndarray:
     """The correlation of each pair after fitting a zoom and a sub-pixel shift of one image onto the other.
 
     A zoom (0.8 to 1.25) and a shift are fitted by Gauss-Newton steps, on blurred images
     first; the pair is then correlated on the pixels both cover, as they are and with either
     image blurred a little (a copy resized down and back is a blurred copy), the best kept.
-    A crop of up to about 10% resized back, or a resized copy, thus scores close to 1.
+    A crop of up to about 10% resized back, or a resized copy, thus scores close to 1. The
+    blurred images are made for each chunk of pairs, so memory does not grow with the
+    number of images.
 
     Parameters
     ----------
-    levels_a, levels_b : dict
-        From :func:`smoothed_versions`.
+    images_a, images_b : ndarray of float32 of shape (n, h, w)
     rows_a, rows_b : ndarray of int of shape (n_pairs,)
     n_jobs : int or None, default=-1
 
     Returns
     -------
     ndarray of float64 of shape (n_pairs,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.zeros((1, 24, 24), np.float32); x[0, 6:18, 8:16] = rng.random((12, 8))
+    >>> other = rng.random((1, 24, 24)).astype(np.float32)
+    >>> aligned_correlation(x, np.concatenate([x, other]), np.array([0, 0]), np.array([0, 1])).round(2).tolist()[0]
+    1.0
     """
     out = np.empty(len(rows_a))
 
     def chunk(start, stop):
-        return _aligned(levels_a, levels_b, rows_a[start:stop], rows_b[start:stop])
+        used_a, pairs_a = np.unique(rows_a[start:stop], return_inverse=True)
+        used_b, pairs_b = np.unique(rows_b[start:stop], return_inverse=True)
+        return _aligned(_smoothed_versions(images_a[used_a]), _smoothed_versions(images_b[used_b]),
+                        pairs_a.ravel(), pairs_b.ravel())
 
     def store(start, stop, part):
         out[start:stop] = part

@@ -24,15 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._parallel import for_each_chunk, into_rows
-from ._images import descriptors, posed, shifted, working_images
+from ._images import descriptors, posed, shifted, working_images, zoomed
 from ._neighbors import nearest
-from ._verify import aligned_correlation, best_correlation, smoothed_versions
+from ._verify import aligned_correlation, best_correlation
 
 __all__ = ["Candidates", "flag", "score_candidates"]
 
 REFERENCE_RANK = 6
 REFINED = 2  # best candidates of each image scored by aligned correlation (with the reference)
 SMALL = 16
+ZOOM = 0.92  # share of the frame a crop of 4% off each side keeps (crops of up to about 10% are found)
+ZOOM_MOVES = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
 @dataclass
@@ -72,6 +74,16 @@ def _union(index_1, index_2):
     return out
 
 
+def _zoomed_descriptors(plain, n_jobs):
+    """Descriptors of each image's central ``ZOOM`` share magnified to the frame (what a crop of
+    its border resized back looks like), moved by 0 or 1 pixel (at ``SMALL``) up, down, left, right."""
+    zoom = np.empty_like(plain)
+    for_each_chunk(lambda start, stop: zoomed(plain[start:stop], ZOOM), len(plain), n_jobs=n_jobs,
+                   store=into_rows(zoom))
+    zoom = working_images(zoom, None, SMALL, n_jobs=n_jobs)
+    return [descriptors(shifted(zoom, dy, dx)) for dy, dx in ZOOM_MOVES]
+
+
 def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, size=16, n_neighbors=8,
                      max_shift=2, threshold=0.9, ratio=0.25, n_jobs=-1) -> Candidates:
     """Verified candidates of each image of A among B (or among A without itself).
@@ -103,52 +115,51 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     shift = max(1, round(max_shift * plain_a.shape[1] / stored_a.shape[1]))
     index = _union(nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs)[0],
                    nearest(d_pose_a, d_pose_b, k, n_jobs=n_jobs)[0])
-    if min(plain_a.shape[1:]) < SMALL:
+    tiny = min(plain_a.shape[1:]) < SMALL
+    if tiny:
         # On small images (8 x 8 digits) a shift of 1-2 pixels moves the descriptor far, and
         # posing (centroid and spread) does not undo it where the shift cuts off strokes: a
         # third list by the best cosine over the query's shifted versions.
         moves = [(dy, dx) for dy in range(-shift, shift + 1) for dx in range(-shift, shift + 1) if dy or dx]
         variants = [descriptors(shifted(small_a, dy, dx)) for dy, dx in moves]
         index = _union(index, nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs, variants=variants)[0])
+    else:
+        # Crops resized back: posing misses those that cut off part of the content; a third list
+        # by the best cosine with either image zoomed in (and moved by a pixel).
+        index = _union(index, nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs,
+                                      variants=_zoomed_descriptors(plain_a, n_jobs),
+                                      reference_variants=None if within else _zoomed_descriptors(plain_b, n_jobs))[0])
     valid = index >= 0
     rows_a = np.broadcast_to(np.arange(n_a)[:, None], index.shape)[valid]
     rows_b = index[valid]
-    score = np.full(index.shape, -np.inf)
     plain = best_correlation(plain_a, plain_b, rows_a, rows_b, max_shift=shift, n_jobs=n_jobs)
-    found = plain.copy()
-    if small_a is not plain_a:
-        np.maximum(found, best_correlation(small_a, small_b, rows_a, rows_b, max_shift=1, n_jobs=n_jobs), out=found)
-    np.maximum(found, best_correlation(pose_a, pose_b, rows_a, rows_b, max_shift=1, n_jobs=n_jobs), out=found)
-    # Rank by the tolerant score (plain, small, posed); then the pairs that decide the cut (the
-    # best REFINED and the reference) are scored by aligned correlation, the rest by the plain one.
-    score[valid] = found
+    score = np.full(index.shape, -np.inf)
+    if tiny:
+        # Too few pixels for a fitted zoom: it lifts different images (8 x 8 digits) as much as
+        # copies; the tolerant score (plain or posed, shifted) is kept.
+        score[valid] = np.maximum(plain, best_correlation(pose_a, pose_b, rows_a, rows_b, max_shift=1,
+                                                          n_jobs=n_jobs))
+        order = np.lexsort((index, -score), axis=1)
+        index, score = np.take_along_axis(index, order, 1), np.take_along_axis(score, order, 1)
+        rank = min(REFERENCE_RANK, index.shape[1]) - 1
+        return Candidates(index, score, score[:, rank].copy())
+    # Rank by the aligned correlation of the small versions; then the pairs that decide the cut
+    # (the best REFINED and the reference) are scored by aligned correlation at the working size,
+    # the rest by the plain shifted one.
+    score[valid] = aligned_correlation(small_a, small_b, rows_a, rows_b, n_jobs=n_jobs)
     order = np.lexsort((index, -score), axis=1)
     index = np.take_along_axis(index, order, 1)
     rank = min(REFERENCE_RANK, index.shape[1]) - 1
-    if min(plain_a.shape[1:]) < SMALL:
-        # Too few pixels for a fitted zoom: it lifts different images (8 x 8 digits) as much as
-        # copies; the tolerant score is kept.
-        score = np.take_along_axis(score, order, 1)
-        return Candidates(index, score, score[:, rank].copy())
     final = np.full(index.shape, -np.inf)
     final[valid] = plain
     final = np.take_along_axis(final, order, 1)
     top = min(REFINED, index.shape[1])
-    # Blurred versions only of the images the aligned pairs can involve.
-    needed_b = np.unique(index[:, list(range(top)) + ([rank] if rank >= top else [])])
-    needed_b = needed_b[needed_b >= 0]
-    if within:
-        needed_b = np.union1d(needed_b, np.arange(n_a))
-    levels_b = smoothed_versions(plain_b[needed_b], n_jobs=n_jobs)
-    position_b = np.full(len(plain_b), -1, dtype=np.int64)
-    position_b[needed_b] = np.arange(len(needed_b))
-    levels_a = levels_b if within else smoothed_versions(plain_a, n_jobs=n_jobs)
 
     def refine(rows, columns):
         """Scores of candidates (rows, columns) raised to their aligned correlation."""
         take = index[rows, columns] >= 0
         rows, columns = rows[take], columns[take]
-        aligned = aligned_correlation(levels_a, levels_b, rows, position_b[index[rows, columns]], n_jobs=n_jobs)
+        aligned = aligned_correlation(plain_a, plain_b, rows, index[rows, columns], n_jobs=n_jobs)
         final[rows, columns] = np.maximum(final[rows, columns], aligned)
 
     refine(np.repeat(np.arange(n_a), top), np.tile(np.arange(top), n_a))
