@@ -9,7 +9,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_notebook_tour(fashion_mnist_dir, tmp_path):
-    # A subsample, so that it takes seconds; the full data takes about 20 s on 2 cores.
+    # A subsample, so that it takes seconds; the full data takes about 40 s on 2 cores.
     run = subprocess.run([sys.executable, str(EXAMPLES / "notebook_tour.py"), "--limit", "1000"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -37,8 +37,8 @@ def test_notebook_tour(fashion_mnist_dir, tmp_path):
     psnr = [float(value) for _, value in rows]
     assert psnr == sorted(psnr)
     # The near-duplicates of the test images among the training images.
-    assert re.search(r"\d+ near-duplicate pairs \(similarity >= 0\.98 and standing out from each image's "
+    assert re.search(r"\d+ near-duplicate pairs \(similarity >= 0\.9 and standing out from each image's "
                      r"neighbours, ratio 0\.25\) between fashion-mnist \(test\) and fashion-mnist \(train\) in \d+ "
                      r"groups: \d+ exact cop", out)
     assert re.search(r"^ +id_a +id_b +similarity", out, re.M)
-    assert re.search(r"test/\d+ +train/\d+ +0\.9[89]\d*", out)
+    assert re.search(r"test/\d+ +train/\d+ +0\.9\d*", out)

@@ -99,7 +99,7 @@ def test_groups_leakage_and_label_disagreements_first(digits):
     text = found.summary()
     assert f"{record['n_images_a_with_duplicate']} images of arrays (all) have a near-duplicate in arrays (all): " \
         "if arrays (all) is for testing" in text
-    assert "have different labels (listed first): check which label is right." in text
+    assert "1 pair has different labels (listed first): check which label is right." in text
 
 
 def test_the_cut_adapts_to_how_alike_the_images_are(digits):

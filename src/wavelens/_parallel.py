@@ -6,6 +6,7 @@ put into place by chunk, so the output is the same for any number of
 threads, and on a Dask cluster (:func:`use_dask`), where each chunk is a task.
 """
 
+import functools
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 from ._validation import check_n_jobs
 
 __all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK_SIZE", "chunk_bounds", "dask_client", "for_each_chunk", "into_rows", "resolve_n_jobs",
-           "rows_per_chunk", "single_threaded_blas", "use_dask"]
+           "rows_per_chunk", "single_threaded_blas", "thread_limits", "use_dask"]
 
 DEFAULT_CHUNK_SIZE = 2048
 # A chunk's working arrays are kept to about this many bytes, so large images come in fewer per chunk.
@@ -49,7 +50,19 @@ def single_threaded_blas(func):
     """Run ``func`` with one BLAS thread: wavelens runs its own threads over chunks, and BLAS's
     threads spin between calls beside them (they took a fifth of the CPU time). The command
     line also sets OPENBLAS_NUM_THREADS=1 before NumPy loads (:mod:`wavelens.cli`)."""
-    return threadpool_limits.wrap(limits=1, user_api="blas")(func)
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        with thread_limits(1, "blas"):
+            return func(*args, **kwargs)
+
+    return wrapped
+
+
+def thread_limits(limit: int, user_api: str | None = None):
+    """A context in which the native thread pools (``user_api``: "blas", "openmp", or None for both)
+    use at most ``limit`` threads: the one way wavelens bounds the threads of NumPy, SciPy and
+    scikit-learn (threadpoolctl)."""
+    return threadpool_limits(limits=limit, user_api=user_api)
 
 
 def rows_per_chunk(chunk_size, row_bytes):
@@ -99,7 +112,7 @@ def for_each_chunk(func, n_items, *, chunk_size=DEFAULT_CHUNK_SIZE, n_jobs=-1, p
         return [func(start, stop) for start, stop in bounds]
     # One BLAS thread per worker: nested BLAS threads fight over the cores and
     # made the batched eigen-decompositions slower on two threads than on one.
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=n_jobs) as pool:
+    with thread_limits(1, "blas"), ThreadPoolExecutor(max_workers=n_jobs) as pool:
         return list(pool.map(lambda b: func(*b), bounds))
 
 

@@ -20,7 +20,7 @@ from ._mapped import output_array
 from ._parallel import (DEFAULT_CHUNK_SIZE, chunk_bounds, dask_client, for_each_chunk, into_rows, resolve_n_jobs,
                         rows_per_chunk)
 from ._validation import check_energy, check_positive_int
-from .decomposition import as_float, rank_at_energy
+from .decomposition import as_float, rank_at_energy, rank_tolerance
 from .transform import _forward, wavelet_transform
 
 __all__ = [
@@ -345,11 +345,6 @@ def dataset_spectra(images, layout, *, center=False, pixel_max=None, transform=N
         wavelet_s, vectors = _spectrum(transform.T @ gram @ transform, _Products(images, mean, pixel_max, transform),
                                        n)
     return pixel_s, wavelet_s, vectors, None if mean is None else mean @ transform
-
-
-def rank_tolerance(largest, shape):
-    """numpy.linalg.matrix_rank's tolerance for float64 data: s_max * max(shape) * eps."""
-    return largest * max(shape) * np.finfo(np.float64).eps
 
 
 def numerical_rank(singular_values, shape):

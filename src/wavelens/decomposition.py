@@ -159,9 +159,14 @@ def rank_at_energy(singular_values: ArrayLike, energy: float) -> np.ndarray:
     return r
 
 
+def rank_tolerance(largest, shape, dtype=np.float64):
+    """numpy.linalg.matrix_rank's tolerance: s_max * max(shape) * eps of ``dtype``; singular values at
+    or below it are rounding noise, not patterns."""
+    return largest * max(shape) * np.finfo(dtype).eps
+
+
 def _numerical_rank(s, matrix_shape, dtype):
-    tol = s[..., :1] * max(matrix_shape) * np.finfo(dtype).eps
-    return (s > tol).sum(axis=-1).max(axis=1)
+    return (s > rank_tolerance(s[..., :1], matrix_shape, dtype)).sum(axis=-1).max(axis=1)
 
 
 def psnr(reference: ArrayLike, estimate: ArrayLike, *, data_range: float = 1.0) -> np.ndarray:
@@ -384,7 +389,7 @@ def _decompose_chunk(matrices, images, layout, energy, dtype, top_k, factors=Non
     else:
         relative, psnr_db = _errors_by_rebuild(u_all, s, vt_all, r, images, layout)
     # Patterns below the numerical-rank tolerance are rounding noise, not patterns.
-    significant = np.where(s > s[..., :1] * max(layout.matrix_shape) * np.finfo(dtype).eps, s, 0.0)
+    significant = np.where(s > rank_tolerance(s[..., :1], layout.matrix_shape, dtype), s, 0.0)
     top = _canonical_top_patterns(significant, u, v, top_k) if top_k else (None,) * 4
     return (s, r, rank, relative, psnr_db) + top
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ._parallel import for_each_chunk, resolve_n_jobs, rows_per_chunk
+from ._parallel import for_each_chunk, resolve_n_jobs, rows_per_chunk, thread_limits
 from ._progress import stage
 from ._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from ._version import __version__
@@ -422,9 +422,8 @@ def knn_vote(distances, indices, labels, n_classes):
 
 def _neighbors(train_features, queries, k, n_jobs):
     from sklearn.neighbors import NearestNeighbors
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=resolve_n_jobs(n_jobs)):
+    with thread_limits(resolve_n_jobs(n_jobs)):
         found = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(train_features)
         return found.kneighbors(queries, n_neighbors=k)
 

@@ -188,7 +188,7 @@ def duplicates_findings(summary):
     # Labels can disagree only between two labeled images: say instead which images have none.
     no_labels = [record for record in (a, b) if _unlabeled(record)]
     if not no_labels:
-        labels = f", {d['n_labels_disagree']} pairs whose labels disagree"
+        labels = f", {_count(d['n_labels_disagree'], 'pair')} whose labels disagree"
     elif b is None or len(no_labels) == 2:
         labels = "; the images have no labels"
     else:
@@ -211,7 +211,9 @@ def duplicates_findings(summary):
                       "test accuracy is inflated.")
         lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in {name_b}" + (advice if n else "."))
     if d["n_labels_disagree"] and not no_labels:
-        lines.append(f"{d['n_labels_disagree']} pairs have different labels (listed first): check which label is right.")
+        n_disagree = d["n_labels_disagree"]
+        lines.append(f"{_count(n_disagree, 'pair')} {'has' if n_disagree == 1 else 'have'} different labels (listed "
+                     "first): check which label is right.")
     return lines
 
 

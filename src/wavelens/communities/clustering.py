@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._parallel import thread_limits
 from .._validation import WavelensError, param
 
 __all__ = ["Communities", "check_community_count", "describe_communities", "eigengap", "kmeans_labels",
@@ -157,9 +158,8 @@ def kmeans_labels(embedding, k, random_state=0):
     more time waiting than working on them (66 ms a fit of 300 rows on a busy 2-core machine).
     """
     from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with thread_limits(1, "openmp"):
         kmeans = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit(embedding)
     distance = np.linalg.norm(embedding - kmeans.cluster_centers_[kmeans.labels_], axis=1)
     return kmeans.labels_.astype(np.int64), distance

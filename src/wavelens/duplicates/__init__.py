@@ -301,13 +301,13 @@ def find_near_duplicates(dataset_a: Dataset, dataset_b: Dataset | None = None, *
     1. *Candidates*: each image of A's ``n_neighbors`` nearest images of B (within one
        dataset: of A) by the cosine of a coarse descriptor, the 8 x 8 area average of the
        image at 16 pixels a side (the Haar approximation band), centered and at unit
-       length, in three lists: the image as it is; *posed* (its intensity centroid moved
-       to the center and its spread scaled to a fixed size, which undoes shifts and most
-       crops); and the best cosine with either image *zoomed in* to its central 92% and
-       moved by a pixel (crops that cut off part of the content). On images under 16
-       pixels a side the third list is the best cosine over the image's versions shifted
-       by up to ``max_shift`` pixels. Chunked exact search: memory grows with the number
-       of images, never their square.
+       length, in two lists: the image as it is, or with either image *zoomed in* to its
+       central 92% and moved by a pixel (crops resized back, also those that cut off part
+       of the content); and *posed* (its intensity centroid moved to the center and its
+       spread scaled to a fixed size, which undoes shifts and most crops). On images
+       under 16 pixels a side the first list is plain, and a third takes the best cosine
+       over the image's versions shifted by up to ``max_shift`` pixels. Chunked exact
+       search: memory grows with the number of images, never their square.
     2. *Verification*: on images of at least 16 pixels a side, each image's candidates are
        ranked by their *aligned* correlation at 16 pixels: a zoom (0.8 to 1.25) and a
        sub-pixel shift fitted by Gauss-Newton steps, the overlap correlated as is and with

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._parallel import for_each_chunk
 
-__all__ = ["aligned_correlation", "best_correlation"]
+__all__ = ["BLURS", "aligned_correlation", "best_correlation"]
 
 _PAIRS = 4096  # pairs per chunk
 
@@ -125,7 +125,7 @@ def best_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.ndar
 
 _COARSE = 1.0  # blur (pixels) of the first alignment steps
 _STEPS = (_COARSE, _COARSE, 0.0)  # Gauss-Newton steps, at these blurs
-_BLURS = (0.6, 0.9, 1.2)  # blurs tried on either image of an aligned pair (a resized copy is a blurred one)
+BLURS = (0.6, 0.9, 1.2)  # blurs tried on either image of an aligned pair (a resized copy is a blurred one)
 
 
 def _smooth(images, sigma):
@@ -135,11 +135,11 @@ def _smooth(images, sigma):
     return gaussian_filter1d(once, sigma, axis=2, mode="constant", truncate=3.0)
 
 
-def _smoothed_versions(images):
-    """The images (float32, (n, h, w)) and their Gaussian blurs (zero outside), by blur:
-    ``{0: images, 0.6: ..., ...}``."""
+def _smoothed_versions(images, blurs):
+    """The images (float32, (n, h, w)) and their Gaussian blurs (zero outside) for the alignment
+    and ``blurs``, by blur: ``{0: images, 0.6: ..., ...}``."""
     images = np.asarray(images, dtype=np.float32)
-    return {0.0: images, **{sigma: _smooth(images, sigma) for sigma in sorted({_COARSE, *_BLURS})}}
+    return {0.0: images, **{sigma: _smooth(images, sigma) for sigma in sorted({_COARSE, *blurs})}}
 
 
 def _axis(coords, size):
@@ -188,7 +188,7 @@ def _masked_correlation(a, b, mask):
     return np.divide(_dot(da, db), den, out=np.zeros(len(a), np.float32), where=den > 1e-9)
 
 
-def _aligned(levels_a, levels_b, ia, ib):
+def _aligned(levels_a, levels_b, ia, ib, blurs):
     h, w = levels_a[0.0].shape[1:]
     n = len(ia)
     cy, cx = (h - 1) / 2, (w - 1) / 2
@@ -227,14 +227,14 @@ def _aligned(levels_a, levels_b, ia, ib):
     a = images(0.0, True)
     bw, mask = _warp(images(0.0, False), y, x)
     best = _masked_correlation(a, bw, mask)
-    for sigma in _BLURS:
+    for sigma in blurs:
         np.maximum(best, _masked_correlation(images(sigma, True), bw, mask), out=best)
         np.maximum(best, _masked_correlation(a, _warp(images(sigma, False), y, x)[0], mask), out=best)
     return best
 
 
 def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray, *,
-                        n_jobs: int | None = -1) -> np.ndarray:
+                        blurs: tuple = BLURS, n_jobs: int | None = -1) -> np.ndarray:
     """The correlation of each pair after fitting a zoom and a sub-pixel shift of one image onto the other.
 
     A zoom (0.8 to 1.25) and a shift are fitted by Gauss-Newton steps, on blurred images
@@ -248,6 +248,8 @@ def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.n
     ----------
     images_a, images_b : ndarray of float32 of shape (n, h, w)
     rows_a, rows_b : ndarray of int of shape (n_pairs,)
+    blurs : tuple of float, default=BLURS
+        The Gaussian blurs (pixels) tried on either image.
     n_jobs : int or None, default=-1
 
     Returns
@@ -268,8 +270,8 @@ def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.n
     def chunk(start, stop):
         used_a, pairs_a = np.unique(rows_a[start:stop], return_inverse=True)
         used_b, pairs_b = np.unique(rows_b[start:stop], return_inverse=True)
-        return _aligned(_smoothed_versions(images_a[used_a]), _smoothed_versions(images_b[used_b]),
-                        pairs_a.ravel(), pairs_b.ravel())
+        return _aligned(_smoothed_versions(images_a[used_a], blurs), _smoothed_versions(images_b[used_b], blurs),
+                        pairs_a.ravel(), pairs_b.ravel(), blurs)
 
     def store(start, stop, part):
         out[start:stop] = part

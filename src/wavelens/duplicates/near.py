@@ -3,16 +3,18 @@
 1. Every image is made gray and small (at most ``size`` pixels a side), in two
    versions, plain and posed (:mod:`wavelens.duplicates._images`).
 2. Candidates: each query image's ``n_neighbors`` nearest images of the other
-   set (or of its own set) by the cosine of each version's coarse descriptor,
-   the two lists joined; on images under ``SMALL`` pixels a third list by the best
-   cosine over the query's shifted versions.
-3. Verification: each candidate pair gets the larger of two scores, the best
-   correlation of the plain images over shifts of up to ``max_shift`` pixels
-   (counted at the original size) and that of the posed images over shifts of
-   1 pixel (:mod:`wavelens.duplicates._verify`); this ranks the candidates. On images
-   of at least ``SMALL`` pixels a side, the ``REFINED`` best candidates, and the
-   reference where a pair could pass, are rescored by the aligned correlation (a
-   fitted zoom and sub-pixel shift); the others keep the plain shifted correlation.
+   set (or of its own set) by the cosine of each version's coarse descriptor, the
+   lists joined. The plain list takes the best cosine with either image also
+   zoomed in to its central ``ZOOM`` share and moved by a pixel (crops resized
+   back); on images under ``SMALL`` pixels it is plain, and a third list takes the
+   best cosine over the query's shifted versions.
+3. Verification (:mod:`wavelens.duplicates._verify`): on images of at least
+   ``SMALL`` pixels a side, the candidates are ranked by their aligned correlation
+   (a fitted zoom and sub-pixel shift) at ``SMALL`` pixels; the ``REFINED`` best,
+   and the reference where a pair could pass, are scored by the aligned
+   correlation at the working size, the others by the best correlation over
+   shifts of up to ``max_shift`` pixels (counted at the original size). On smaller
+   images the score is the better shifted correlation of the plain and posed images.
 4. The cut: a pair is flagged when its score is at least ``threshold`` and,
    unless ``ratio`` is None, its distance 1 - score is at most ``ratio`` times
    the query's distance to its ``reference_rank``-th best candidate: it stands
@@ -35,6 +37,7 @@ REFINED = 2  # best candidates of each image scored by aligned correlation (with
 SMALL = 16
 ZOOM = 0.92  # share of the frame a crop of 4% off each side keeps (crops of up to about 10% are found)
 ZOOM_MOVES = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+RANKING_BLURS = (0.6, 1.2)  # ranks candidates as well as three blurs (0.6, 0.9, 1.2), in less time
 
 
 @dataclass
@@ -113,8 +116,7 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
         empty = np.zeros((n_a, 0))
         return Candidates(empty.astype(np.int64), empty, np.full(n_a, -np.inf))
     shift = max(1, round(max_shift * plain_a.shape[1] / stored_a.shape[1]))
-    index = _union(nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs)[0],
-                   nearest(d_pose_a, d_pose_b, k, n_jobs=n_jobs)[0])
+    posed_list = nearest(d_pose_a, d_pose_b, k, n_jobs=n_jobs)[0]
     tiny = min(plain_a.shape[1:]) < SMALL
     if tiny:
         # On small images (8 x 8 digits) a shift of 1-2 pixels moves the descriptor far, and
@@ -122,13 +124,15 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
         # third list by the best cosine over the query's shifted versions.
         moves = [(dy, dx) for dy in range(-shift, shift + 1) for dx in range(-shift, shift + 1) if dy or dx]
         variants = [descriptors(shifted(small_a, dy, dx)) for dy, dx in moves]
-        index = _union(index, nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs, variants=variants)[0])
+        index = _union(_union(nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs)[0], posed_list),
+                       nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs, variants=variants)[0])
     else:
-        # Crops resized back: posing misses those that cut off part of the content; a third list
-        # by the best cosine with either image zoomed in (and moved by a pixel).
-        index = _union(index, nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs,
-                                      variants=_zoomed_descriptors(plain_a, n_jobs),
-                                      reference_variants=None if within else _zoomed_descriptors(plain_b, n_jobs))[0])
+        # Crops resized back: posing misses those that cut off part of the content. The other list
+        # is by the best cosine of the images as they are or with either zoomed in (and moved by a
+        # pixel).
+        index = _union(nearest(d_plain_a, d_plain_b, k, n_jobs=n_jobs, variants=_zoomed_descriptors(plain_a, n_jobs),
+                               reference_variants=None if within else _zoomed_descriptors(plain_b, n_jobs))[0],
+                       posed_list)
     valid = index >= 0
     rows_a = np.broadcast_to(np.arange(n_a)[:, None], index.shape)[valid]
     rows_b = index[valid]
@@ -146,7 +150,7 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     # Rank by the aligned correlation of the small versions; then the pairs that decide the cut
     # (the best REFINED and the reference) are scored by aligned correlation at the working size,
     # the rest by the plain shifted one.
-    score[valid] = aligned_correlation(small_a, small_b, rows_a, rows_b, n_jobs=n_jobs)
+    score[valid] = aligned_correlation(small_a, small_b, rows_a, rows_b, blurs=RANKING_BLURS, n_jobs=n_jobs)
     order = np.lexsort((index, -score), axis=1)
     index = np.take_along_axis(index, order, 1)
     rank = min(REFERENCE_RANK, index.shape[1]) - 1
