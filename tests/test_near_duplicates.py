@@ -239,3 +239,27 @@ def test_pair_rows_are_rows_of_the_datasets_passed_in(digits, tmp_path):
     saved = pd.read_csv(tmp_path / "out" / "duplicates.csv")
     columns = ["row_a", "row_b", "index_a", "index_b"]
     assert saved[columns].values.tolist() == table[columns].values.tolist()
+
+
+def test_a_copy_resized_down_and_up_matches_its_source_resampled_alike():
+    from scipy.ndimage import gaussian_filter
+
+    from wavelens.duplicates._verify import aligned_correlation
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:28, :28]
+    outline = ((y - 13.5) / 11) ** 2 + ((x - 13.5) / 8) ** 2 <= 1
+    texture = gaussian_filter(rng.random((12, 28, 28)), (0, 0.8, 0.8))  # sharp: a resize loses some of it
+    texture = (texture - texture.min()) / (texture.max() - texture.min())
+    images = (outline * (0.4 + 0.6 * texture) * 255).round().astype(np.uint8)
+    copy = np.asarray(Image.fromarray(images[0]).resize((20, 20), Image.BILINEAR).resize((28, 28), Image.BILINEAR))
+    others = np.concatenate([copy[None], images[1:]]).astype(np.float32) / 255
+    source = images[:1].astype(np.float32) / 255
+    rows_a, rows_b = np.zeros(12, int), np.arange(12)
+    resampled = aligned_correlation(source, others, rows_a, rows_b)
+    blurred = aligned_correlation(source, others, rows_a, rows_b, resamples=())
+    # Resampled alike, the source is closer to its copy than any blur of it brings it ...
+    assert 1 - resampled[0] < 0.7 * (1 - blurred[0])
+    # ... and far closer than to the look-alikes, which resampling lifts no more than blurring.
+    assert 1 - resampled[0] < 0.25 * (1 - resampled[1:].max())
+    assert resampled[1:].max() - blurred[1:].max() < 1e-3

@@ -11,8 +11,9 @@ so each shift costs one product of the two images.
 import numpy as np
 
 from .._parallel import for_each_chunk
+from .._resize import area_matrix, bilinear_matrix
 
-__all__ = ["BLURS", "aligned_correlation", "best_correlation"]
+__all__ = ["BLURS", "RESAMPLES", "aligned_correlation", "best_correlation"]
 
 _PAIRS = 4096  # pairs per chunk
 
@@ -126,6 +127,7 @@ def best_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.ndar
 _COARSE = 1.0  # blur (pixels) of the first alignment steps
 _STEPS = (_COARSE, _COARSE, 0.0)  # Gauss-Newton steps, at these blurs
 BLURS = (0.6, 0.9, 1.2)  # blurs tried on either image of an aligned pair (a resized copy is a blurred one)
+RESAMPLES = (0.6, 0.7, 0.8)  # so are these down-and-up resamplings (a resized copy's own blur)
 
 
 def _smooth(images, sigma):
@@ -135,11 +137,22 @@ def _smooth(images, sigma):
     return gaussian_filter1d(once, sigma, axis=2, mode="constant", truncate=3.0)
 
 
-def _smoothed_versions(images, blurs):
-    """The images (float32, (n, h, w)) and their Gaussian blurs (zero outside) for the alignment
-    and ``blurs``, by blur: ``{0: images, 0.6: ..., ...}``."""
+def _resampled(images, factor):
+    """Images area-resized to ``factor`` of their size and bilinearly back: what resizing a copy
+    down and up again does to it."""
+    n, h, w = images.shape
+    small_h, small_w = max(2, round(h * factor)), max(2, round(w * factor))
+    rows = bilinear_matrix(small_h, h) @ area_matrix(h, small_h)
+    columns = bilinear_matrix(small_w, w) @ area_matrix(w, small_w)
+    return (rows @ images @ columns.T).astype(np.float32)
+
+
+def _smoothed_versions(images, blurs, resamples=()):
+    """The images (float32, (n, h, w)), their Gaussian blurs (zero outside) for the alignment and
+    ``blurs``, by blur, and their ``resamples``: ``{0: images, 0.6: ..., ("resampled", 0.6): ...}``."""
     images = np.asarray(images, dtype=np.float32)
-    return {0.0: images, **{sigma: _smooth(images, sigma) for sigma in sorted({_COARSE, *blurs})}}
+    return {0.0: images, **{sigma: _smooth(images, sigma) for sigma in sorted({_COARSE, *blurs})},
+            **{("resampled", factor): _resampled(images, factor) for factor in resamples}}
 
 
 def _axis(coords, size):
@@ -188,7 +201,7 @@ def _masked_correlation(a, b, mask):
     return np.divide(_dot(da, db), den, out=np.zeros(len(a), np.float32), where=den > 1e-9)
 
 
-def _aligned(levels_a, levels_b, ia, ib, blurs):
+def _aligned(levels_a, levels_b, ia, ib, blurs, resamples=()):
     h, w = levels_a[0.0].shape[1:]
     n = len(ia)
     cy, cx = (h - 1) / 2, (w - 1) / 2
@@ -227,22 +240,23 @@ def _aligned(levels_a, levels_b, ia, ib, blurs):
     a = images(0.0, True)
     bw, mask = _warp(images(0.0, False), y, x)
     best = _masked_correlation(a, bw, mask)
-    for sigma in blurs:
+    for sigma in (*blurs, *(("resampled", factor) for factor in resamples)):
         np.maximum(best, _masked_correlation(images(sigma, True), bw, mask), out=best)
         np.maximum(best, _masked_correlation(a, _warp(images(sigma, False), y, x)[0], mask), out=best)
     return best
 
 
 def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray, *,
-                        blurs: tuple = BLURS, n_jobs: int | None = -1) -> np.ndarray:
+                        blurs: tuple = BLURS, resamples: tuple = RESAMPLES,
+                        n_jobs: int | None = -1) -> np.ndarray:
     """The correlation of each pair after fitting a zoom and a sub-pixel shift of one image onto the other.
 
     A zoom (0.8 to 1.25) and a shift are fitted by Gauss-Newton steps, on blurred images
     first; the pair is then correlated on the pixels both cover, as they are and with either
-    image blurred a little (a copy resized down and back is a blurred copy), the best kept.
-    A crop of up to about 10% resized back, or a resized copy, thus scores close to 1. The
-    blurred images are made for each chunk of pairs, so memory does not grow with the
-    number of images.
+    image blurred a little or resized down and back (a resized copy is a blurred copy), the
+    best kept. A crop of up to about 10% resized back, or a resized copy, thus scores close
+    to 1. The blurred images are made for each chunk of pairs, so memory does not grow with
+    the number of images.
 
     Parameters
     ----------
@@ -250,6 +264,10 @@ def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.n
     rows_a, rows_b : ndarray of int of shape (n_pairs,)
     blurs : tuple of float, default=BLURS
         The Gaussian blurs (pixels) tried on either image.
+    resamples : tuple of float, default=RESAMPLES
+        The down-and-up resamplings (the share of the size resized to and back) tried on
+        either image: a copy resized down and up matches its source resampled alike far
+        better than a blur of it.
     n_jobs : int or None, default=-1
 
     Returns
@@ -270,8 +288,9 @@ def aligned_correlation(images_a: np.ndarray, images_b: np.ndarray, rows_a: np.n
     def chunk(start, stop):
         used_a, pairs_a = np.unique(rows_a[start:stop], return_inverse=True)
         used_b, pairs_b = np.unique(rows_b[start:stop], return_inverse=True)
-        return _aligned(_smoothed_versions(images_a[used_a], blurs), _smoothed_versions(images_b[used_b], blurs),
-                        pairs_a.ravel(), pairs_b.ravel(), blurs)
+        return _aligned(_smoothed_versions(images_a[used_a], blurs, resamples),
+                        _smoothed_versions(images_b[used_b], blurs, resamples), pairs_a.ravel(), pairs_b.ravel(),
+                        blurs, resamples)
 
     def store(start, stop, part):
         out[start:stop] = part

@@ -150,7 +150,8 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     # Rank by the aligned correlation of the small versions; then the pairs that decide the cut
     # (the best REFINED and the reference) are scored by aligned correlation at the working size,
     # the rest by the plain shifted one.
-    score[valid] = aligned_correlation(small_a, small_b, rows_a, rows_b, blurs=RANKING_BLURS, n_jobs=n_jobs)
+    score[valid] = aligned_correlation(small_a, small_b, rows_a, rows_b, blurs=RANKING_BLURS, resamples=(),
+                                       n_jobs=n_jobs)
     order = np.lexsort((index, -score), axis=1)
     index = np.take_along_axis(index, order, 1)
     rank = min(REFERENCE_RANK, index.shape[1]) - 1
