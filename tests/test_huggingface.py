@@ -250,6 +250,21 @@ def test_importing_wavelens_does_not_import_datasets():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+def test_the_test_split_of_a_saved_or_held_dataset_dict(tmp_path):
+    import pickle
+
+    images = gray_images(7)
+    train, test = hf_images(images[:4], [0, 1, 2, 0]), hf_images(images[4:], [2, 2, 1])
+    DatasetDict({"train": train, "test": test}).save_to_disk(tmp_path / "both")
+    DatasetDict({"train": train, "validation": test}).save_to_disk(tmp_path / "no_test")
+    assert wavelens.load_test_split(load_dataset(tmp_path / "both", split="train")).n_images == 3
+    assert wavelens.load_test_split(load_dataset(tmp_path / "no_test", split="train")) is None
+    held = load_dataset(DatasetDict({"train": train, "test": test}), split="train")
+    assert wavelens.load_test_split(held).n_images == 3
+    # A copy of the dataset does not carry the Hugging Face object it was read from.
+    assert wavelens.load_test_split(pickle.loads(pickle.dumps(held))) is None
+
+
 def save(tmp_path, hf, name="saved"):
     hf.save_to_disk(tmp_path / name)
     return tmp_path / name

@@ -591,3 +591,18 @@ def test_hidden_files_are_ignored(tmp_path):
     _dataset_with_class_b(tmp_path)
     _write(tmp_path / "a" / "._0.png", b"\x00\x05\x16\x07 AppleDouble")
     assert load_dataset(str(tmp_path), split="all").n_images == 2
+
+
+def test_numbered_class_folders_sort_as_a_table_sorts_them(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["path,label"]
+    for label in ("2", "10"):
+        (tmp_path / label).mkdir()
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 255, (4, 4), dtype=np.uint8)).save(tmp_path / label / f"{i}.png")
+            lines.append(f"{tmp_path.name}/{label}/{i}.png,{label}")
+    (tmp_path / "list.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "list.csv").rename(tmp_path.parent / f"{tmp_path.name}.csv")  # beside the folder, not in it
+    folder = load_dataset(tmp_path)
+    table = load_dataset(tmp_path.parent / f"{tmp_path.name}.csv")
+    assert folder.class_names == table.class_names == ["2", "10"]

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import wavelens
 from wavelens import Dataset, WavelensError, inverse_wavelet_transform, wavelet_layout
@@ -265,10 +266,47 @@ def test_the_holdout_says_why_and_a_test_split_is_not_called_missing():
     data = wavelens.load_dataset("digits", limit=200, random_state=0)
     array = data.images
     for split, why in (("test", "both parts come from the test split"), ("train", "no test images were given"),
-                       ("all", "the dataset has no test split")):
+                       ("all", "no test images were given")):
         d = Dataset(array, data.labels, data.class_names, name="d", split=split, source="memory")
         text = wavelens.learnability(d, label_noise=[0], classifiers="linear").summary()
         assert f"seed 0: {why})" in text, text
+    # Read by load_dataset: digits has one split; Fashion-MNIST's 'all' holds its test split too.
+    text = wavelens.learnability(data, label_noise=[0], classifiers="linear").summary()
+    assert "seed 0: the dataset has no test split)" in text, text
+
+
+def test_whole_dataset_with_a_test_split_is_said_to_be_whole(fashion_mnist_dir):
+    data = wavelens.load_dataset("fashion-mnist", split="all", limit=300, random_state=0)
+    text = wavelens.learnability(data, label_noise=[0], classifiers="linear", ranks=[1],
+                                 pattern_counts=[1]).summary()
+    assert "the images given are the whole dataset (split 'all')" in text, text
+
+
+def test_a_train_split_without_test_files_gets_the_holdout(tmp_path, fashion_mnist_dir):
+    import shutil
+
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        shutil.copy(fashion_mnist_dir / name, tmp_path / name)
+    train = wavelens.load_dataset(tmp_path, split="train", limit=300, random_state=0)
+    assert wavelens.load_test_split(train) is None
+    found = wavelens.learnability(train, label_noise=[0], classifiers="linear", ranks=[1], pattern_counts=[1])
+    assert found.to_dict()["learnability"]["n_test"] == 75
+    assert "the dataset has no test split" in found.summary()
+
+
+def test_load_test_split_finds_the_dataset_from_another_folder(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            folder = tmp_path / "data" / split / label
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    train = wavelens.load_dataset("data", split="train")
+    monkeypatch.chdir("/")
+    test = wavelens.load_test_split(train)
+    assert test.split == "test" and test.n_images == 6 and test.class_names == ["a", "b"]
 
 
 def test_within_one_point_is_where_every_larger_r_stays():

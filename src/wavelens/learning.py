@@ -40,7 +40,7 @@ from ._progress import stage
 from ._validation import WavelensError, check_fraction, check_n_jobs, check_positive_int, check_seed, param
 from ._version import __version__
 from .association import noisy_labels
-from .datasets import Dataset, load_test_split
+from .datasets import Dataset, has_test_split, load_test_split
 from .datasets._base import check_dataset, loaded_as, stratified_rows
 from .decomposition import _channels_first, _channels_last, _truncate, as_float, psnr
 from .summaries import learnability_findings
@@ -201,8 +201,11 @@ def _holdout_reason(train):
     """Why the test images are held out of the training images (said in the findings)."""
     if train.split == "test":
         return "both parts come from the test split"
-    if train.split == "train" and loaded_as(train) is None:  # load_test_split found none otherwise
+    loaded = loaded_as(train)
+    if loaded is None:  # arrays, or a dataset made in Python: nothing says where a test split is
         return "no test images were given"
+    if train.split == "all" and has_test_split(loaded[0]):
+        return "the images given are the whole dataset (split 'all')"
     return "the dataset has no test split"
 
 

@@ -194,12 +194,12 @@ def duplicates_findings(summary):
     else:
         unlabeled = no_labels[0]
         labels = f"; the images of {printable(unlabeled['name'])} ({unlabeled.get('split', '')}) have no labels"
-    lines = [f"{n_pairs} near-duplicate pairs ({how}) {where}"
+    lines = [f"{n_pairs} near-duplicate {'pair' if n_pairs == 1 else 'pairs'} ({how}) {where}"
              + (f" in {_count(groups, 'group')}" if groups is not None else "")
              + f": {d['n_exact']} exact {'copy' if d['n_exact'] == 1 else 'copies'}{labels}."]
     n = d["n_images_a_with_duplicate"]
     if b is None:
-        lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in it"
+        lines.append(f"{_count(n, 'image')} of {name_a} {_have(n)} a near-duplicate in it"
                      + (": keep one image of each group, or they weigh double in training and evaluation."
                         if n_pairs else "."))
     else:
@@ -209,10 +209,10 @@ def duplicates_findings(summary):
         else:
             advice = (f": if {name_a} is for testing and {name_b} for training, drop them from {name_a}, or the "
                       "test accuracy is inflated.")
-        lines.append(f"{_count(n, 'image')} of {name_a} have a near-duplicate in {name_b}" + (advice if n else "."))
+        lines.append(f"{_count(n, 'image')} of {name_a} {_have(n)} a near-duplicate in {name_b}" + (advice if n else "."))
     if d["n_labels_disagree"] and not no_labels:
         n_disagree = d["n_labels_disagree"]
-        lines.append(f"{_count(n_disagree, 'pair')} {'has' if n_disagree == 1 else 'have'} different labels (listed "
+        lines.append(f"{_count(n_disagree, 'pair')} {_have(n_disagree)} different labels (listed "
                      "first): check which label is right.")
     return lines
 
@@ -227,6 +227,11 @@ def noise_curve_findings(record):
                          f"labels, {rows[-1]['nmi']:.4f} at {rows[-1]['fraction']:.0%} (permuted-label control "
                          f"{_number(rows[-1].get('random_nmi'))}).")
     return lines
+
+
+def _have(n):
+    """'has' for one, 'have' for any other number."""
+    return "has" if n == 1 else "have"
 
 
 def _count(n, noun):

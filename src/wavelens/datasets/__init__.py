@@ -18,10 +18,10 @@ from ._base import (UNLABELED, Dataset, check_class_names, check_dataset, loaded
                     with_class_names)
 from ._builtin import BUILTIN_DATASETS, builtin_search_path
 from ._builtin import load_builtin
-from ._cifar import is_cifar_folder, load_cifar_folder
+from ._cifar import cifar_folder_has_test, is_cifar_folder, load_cifar_folder
 from ._folder import is_image_folder, load_image_folder
-from ._huggingface import from_huggingface, is_huggingface
-from ._idx import has_idx_files, load_idx_folder, read_idx
+from ._huggingface import from_huggingface, huggingface_folder_has_split, is_huggingface
+from ._idx import find_idx_pair, has_idx_files, load_idx_folder, read_idx
 from ._npz import load_npz
 from ._table import is_path_table, load_path_table, table_has_splits, table_has_test_rows
 
@@ -149,7 +149,10 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
     dataset = stratified_subsample(dataset, limit, random_state)
     if class_names is not None and not numbered:
         dataset = with_class_names(dataset, class_names)
-    dataset._loaded_as = (spec, {"data_dir": data_dir, "limit": limit, "random_state": random_state,
+    # Paths are kept absolute: the other split is found whatever the current folder is then.
+    remembered = spec if huggingface and not isinstance(spec, (str, os.PathLike)) or spec in BUILTIN_DATASETS \
+        else os.path.abspath(spec)
+    dataset._loaded_as = (remembered, {"data_dir": data_dir, "limit": limit, "random_state": random_state,
                                  "resize": resize, "class_names": class_names})
     return dataset
 
@@ -171,9 +174,10 @@ def load_test_split(dataset: Dataset) -> Dataset | None:
         The test split, read with the same ``data_dir``, ``limit``,
         ``random_state``, ``resize`` and ``class_names``; None when
         ``dataset`` is not a train split read by :func:`load_dataset`, or its
-        dataset has no test split (a table of paths whose split column never
-        says ``test``; a Hugging Face ``Dataset`` object, or a ``DatasetDict``
-        object without a ``test`` split).
+        dataset has no test split (e.g. a table of paths whose split column
+        never says ``test``, IDX files or a folder of class folders without
+        the test ones, a Hugging Face ``Dataset``, or a ``DatasetDict``
+        without a ``test`` split).
 
     Raises
     ------
@@ -192,20 +196,33 @@ def load_test_split(dataset: Dataset) -> Dataset | None:
     if dataset.split != "train" or loaded is None:
         return None
     spec, options = loaded
-    if not _has_test_split(spec):
+    if not has_test_split(spec):
         return None
     return load_dataset(spec, split="test", **options)
 
 
-def _has_test_split(spec):
-    """False for a dataset known to lack a test split beside its train split; True otherwise (loading the
-    test split then says what is wrong)."""
-    if isinstance(spec, (str, os.PathLike)):
-        path = Path(spec)
+def has_test_split(spec) -> bool:
+    """Whether the dataset ``spec`` names has a test split beside its train split, told from its
+    files' names (a table's split column) without reading images; a dataset whose kind is not
+    recognized is taken to have one (loading it then says what is wrong)."""
+    if isinstance(spec, str) and spec in BUILTIN_DATASETS:
+        return spec != "digits"  # one split, 'all'; the others are train and test IDX files
+    if not isinstance(spec, (str, os.PathLike)):
+        keys = getattr(spec, "keys", None)  # a Hugging Face object: a DatasetDict, or a Dataset (one split)
+        return keys is not None and "test" in keys()
+    path = Path(spec)
+    if path.is_file():
         # A table's split column may never say test: all its images are training images.
-        return not (path.is_file() and is_path_table(path)) or table_has_test_rows(path)
-    keys = getattr(spec, "keys", None)  # a Hugging Face object: a DatasetDict, or a Dataset (one split)
-    return keys is not None and "test" in keys()
+        return not is_path_table(path) or table_has_test_rows(path)
+    if is_huggingface(path):
+        return huggingface_folder_has_split(path, "test")
+    if has_idx_files(path):
+        return find_idx_pair(path, "test") is not None
+    if is_cifar_folder(path):
+        return cifar_folder_has_test(path)
+    if is_image_folder(path):
+        return (path / "test").is_dir()
+    return True
 
 
 def _load_path(path, split, resize, limit, random_state, class_names):

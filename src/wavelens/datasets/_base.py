@@ -135,6 +135,13 @@ class Dataset:
         # How load_dataset read it, (spec, options), so that its other split can be read alike.
         self._loaded_as = None
 
+    def __getstate__(self):
+        # A Hugging Face object it was read from stays behind: a copy carries its own images only.
+        state = self.__dict__.copy()
+        if state.get("_loaded_as") is not None and not isinstance(state["_loaded_as"][0], str):
+            state["_loaded_as"] = None
+        return state
+
     @property
     def images(self):
         if self._images is None:

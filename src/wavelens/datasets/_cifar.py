@@ -131,6 +131,12 @@ def is_cifar_folder(folder):
     return _layout(folder) is not None
 
 
+def cifar_folder_has_test(folder):
+    """Whether a CIFAR folder holds its test batch."""
+    layout = _layout(folder)
+    return layout is not None and all((Path(folder) / f).is_file() for f in layout["test"])
+
+
 def load_cifar_folder(folder, split, *, name=None):
     """Load a CIFAR-10 or CIFAR-100 python-version folder.
 

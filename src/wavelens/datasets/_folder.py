@@ -63,7 +63,8 @@ import numpy as np
 from .._limits import check_limit, limit_value
 from .._mapped import MAPPED_MIN_BYTES, release_pages, scratch_array
 from .._validation import WavelensError, param, printable, shown
-from ._base import Dataset, class_numbers, file_text, make_dataset, refuse_class_names, stratified_rows
+from ._base import (Dataset, class_numbers, file_text, make_dataset, refuse_class_names, sorted_class_names,
+                    stratified_rows)
 
 __all__ = ["IMAGE_SUFFIXES", "check_resize", "is_image_folder", "load_image_files", "load_image_folder"]
 
@@ -575,7 +576,7 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
         parts, part_roots = [None], [root]
         folders = {None: _class_folders(root)}
     # The classes of every split, whichever is loaded: one numbering for train and test.
-    every_class = sorted({c for names in folders.values() for c in names})
+    every_class = sorted_class_names({c for names in folders.values() for c in names})
     files, names = [], []
     for part, part_root in zip(parts, part_roots):
         part_files, part_names = _collect(part_root, folders[part])

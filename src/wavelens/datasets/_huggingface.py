@@ -19,6 +19,7 @@ Images
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -58,6 +59,19 @@ def is_huggingface(spec) -> bool:
     kinds = tuple(getattr(module, k, None) for k in ("Dataset", "DatasetDict", "IterableDataset",
                                                     "IterableDatasetDict"))
     return module is not None and isinstance(spec, tuple(k for k in kinds if isinstance(k, type)))
+
+
+def huggingface_folder_has_split(folder: str | os.PathLike, split: str) -> bool:
+    """Whether a ``save_to_disk`` folder of a DatasetDict names ``split`` in its ``dataset_dict.json``
+    (a folder of one Dataset holds one split, of no name: False); read without ``datasets``."""
+    path = Path(folder) / _DICT_FILE
+    try:
+        if not path.is_file() or path.stat().st_size > 1 << 20:
+            return False
+        splits = json.loads(path.read_text(encoding="utf-8")).get("splits", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(splits, list) and split in splits
 
 
 def from_huggingface(hf_dataset: datasets.Dataset | datasets.DatasetDict | str | os.PathLike, *,
