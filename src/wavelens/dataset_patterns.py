@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from ._mapped import output_array
 from ._parallel import (DEFAULT_CHUNK_SIZE, chunk_bounds, dask_client, for_each_chunk, into_rows, resolve_n_jobs,
@@ -557,6 +556,8 @@ def _orthonormal(tall):
     products with the tall matrix instead of a Householder QR of it, several times faster for
     (n_coefficients x a hundred) and as accurate while its condition number is below 1e7;
     otherwise, or if the Cholesky factorization fails, a Householder QR."""
+    import scipy.linalg  # here, not at the top: importing it costs every command 0.1 s
+
     q, r = tall, np.eye(tall.shape[1])
     try:
         for _ in range(2):
