@@ -150,8 +150,8 @@ def load_dataset(spec: str | os.PathLike | datasets.Dataset | datasets.DatasetDi
     if class_names is not None and not numbered:
         dataset = with_class_names(dataset, class_names)
     # Paths are kept absolute: the other split is found whatever the current folder is then.
-    remembered = spec if huggingface and not isinstance(spec, (str, os.PathLike)) or spec in BUILTIN_DATASETS \
-        else os.path.abspath(spec)
+    is_path = isinstance(spec, (str, os.PathLike)) and spec not in BUILTIN_DATASETS
+    remembered = os.path.abspath(spec) if is_path else spec
     dataset._loaded_as = (remembered, {"data_dir": data_dir, "limit": limit, "random_state": random_state,
                                  "resize": resize, "class_names": class_names})
     return dataset

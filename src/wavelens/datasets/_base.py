@@ -13,7 +13,7 @@ from .._limits import check_limit
 from .._validation import WavelensError, check_finite, param, printable
 
 __all__ = ["UNLABELED", "Dataset", "check_class_names", "check_dataset", "check_labels", "class_numbers", "file_text",
-           "loaded_as", "make_dataset", "pixels_to_unit", "refuse_class_names", "sorted_class_names", "split_ids",
+           "loaded_as", "make_dataset", "numbered_with_rows", "pixels_to_unit", "refuse_class_names", "sorted_class_names", "split_ids",
            "stratified_subsample", "to_unit_float32", "with_class_names"]
 
 # The one class name of a dataset without labels (every label is 0).
@@ -403,6 +403,22 @@ def class_numbers(labels, class_names, source):
         raise WavelensError(f"{source}: the label {printable(missing[0])!r} is not one of class_names "
                             f"({len(class_names)} names); add it, or leave class_names out to take the labels.")
     return np.array([position[u] for u in unique], np.int64)[inverse.reshape(-1)], class_names
+
+
+def numbered_with_rows(names, every_class, class_names, limit, random_state, source):
+    """Class numbers of the images' class ``names`` and the rows of the subsample to decode.
+
+    The images are numbered by ``every_class`` (the classes of every split), or by
+    ``class_names`` when given; the subsample is drawn on the first numbering, so it keeps
+    the same images whatever order ``class_names`` gives. Returns ``(labels, class_names,
+    rows)``, ``rows`` None for every image.
+    """
+    default, _ = class_numbers(names, every_class, source)
+    if class_names is None:
+        labels, class_names = default, every_class
+    else:
+        labels, class_names = class_numbers(names, class_names, source)
+    return labels, class_names, stratified_rows(default, limit, random_state)
 
 
 def refuse_class_names(source):

@@ -63,7 +63,7 @@ import numpy as np
 from .._limits import check_limit, limit_value
 from .._mapped import MAPPED_MIN_BYTES, release_pages, scratch_array
 from .._validation import WavelensError, param, printable, shown
-from ._base import (Dataset, class_numbers, file_text, make_dataset, refuse_class_names, sorted_class_names,
+from ._base import (Dataset, file_text, make_dataset, numbered_with_rows, refuse_class_names, sorted_class_names,
                     stratified_rows)
 
 __all__ = ["IMAGE_SUFFIXES", "check_resize", "is_image_folder", "load_image_files", "load_image_folder"]
@@ -600,14 +600,8 @@ def load_image_folder(root: str | os.PathLike, split: str, *, resize: tuple[int,
             f"({', '.join(shown(c) for c in present)}) hold no image files with suffix "
             f"{', '.join(sorted(IMAGE_SUFFIXES))}."
         )
-    # Numbered by every split's classes; class_names (checked before any image is decoded) renumber
-    # them, and the subsample is drawn on the first numbering, so it keeps the same images either way.
-    default, _ = class_numbers(names, every_class, shown(root))
-    if class_names is None:
-        labels, class_names = default, every_class
-    else:
-        labels, class_names = class_numbers(names, class_names, shown(root))
-    rows = stratified_rows(default, limit, random_state)
+    # class_names are checked here, before any image is decoded.
+    labels, class_names, rows = numbered_with_rows(names, every_class, class_names, limit, random_state, shown(root))
     # Dataset text is display text: a folder name that is not UTF-8 is shown with \xNN escapes.
     return load_image_files(files, labels, class_names, root=root, split=split, name=name or shown(root.name),
                             source=shown(root), resize=size, rows=rows)

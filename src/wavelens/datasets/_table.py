@@ -47,7 +47,7 @@ import numpy as np
 
 from .._limits import check_limit
 from .._validation import WavelensError, param, printable, shown
-from ._base import Dataset, class_numbers, refuse_class_names, sorted_class_names, stratified_rows
+from ._base import Dataset, numbered_with_rows, refuse_class_names, sorted_class_names, stratified_rows
 from ._folder import check_resize, load_image_files
 
 __all__ = ["TABLE_SUFFIXES", "is_path_table", "load_path_table", "table_has_splits", "table_has_test_rows"]
@@ -324,8 +324,7 @@ def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, i
     if not labeled and class_names is not None:
         raise refuse_class_names(table)
     # The classes of every split, whichever is loaded: one numbering for train and test.
-    every_class = sorted_class_names(np.unique(np.asarray([row.label for row in rows], dtype=str)).tolist()
-                                     ) if labeled else None
+    every_class = sorted_class_names(row.label for row in rows) if labeled else None
     if split != "all":
         if not has_splits:
             raise WavelensError(f"{table} has no split column, so it has no '{split}' split; "
@@ -344,16 +343,10 @@ def load_path_table(path: str | os.PathLike, split: str, *, resize: tuple[int, i
         seen[resolved] = row
         _check_file(row, resolved)
         files.append(Path(resolved))
-    labels, default = None, np.zeros(len(rows))
-    if labeled:
-        # Numbered by every split's classes; class_names (checked before any image is decoded) renumber
-        # them, and the subsample is drawn on the first numbering, so it keeps the same images either way.
-        names = [row.label for row in rows]
-        default, _ = class_numbers(names, every_class, table)
-        if class_names is None:
-            labels, class_names = default, every_class
-        else:
-            labels, class_names = class_numbers(names, class_names, table)
-    keep = stratified_rows(default, limit, random_state)
+    if labeled:  # class_names are checked here, before any image is decoded
+        labels, class_names, keep = numbered_with_rows([row.label for row in rows], every_class, class_names, limit,
+                                                       random_state, table)
+    else:
+        labels, keep = None, stratified_rows(np.zeros(len(rows)), limit, random_state)
     return load_image_files(files, labels, class_names, root=base, split=split, name=name or shown(path.stem),
                             source=table, resize=size, describe=lambda i: rows[i].where, rows=keep)

@@ -170,8 +170,7 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     refine(np.repeat(np.arange(n_a), top), np.tile(np.arange(top), n_a))
     # The reference is aligned too where a candidate could pass the cut: aligning raises it, and a
     # pair failing against the plain reference fails against any higher one.
-    best = final[:, :top].max(axis=1)
-    needed = (best >= threshold - 1e-9) & ((1.0 - best) <= ratio * (1.0 - np.maximum(final[:, rank], -1.0)) + 1e-12) \
+    needed = _passes(final[:, :top].max(axis=1), final[:, rank], threshold, ratio) \
         if rank >= top and ratio is not None else np.zeros(n_a, bool)
     refine(np.flatnonzero(needed), np.full(int(needed.sum()), rank))
     reference = final[:, rank].copy()
@@ -180,15 +179,21 @@ def score_candidates(stored_a, pixel_max_a, stored_b=None, pixel_max_b=None, *, 
     return Candidates(index, final, reference)
 
 
+def _passes(score, reference, threshold, ratio):
+    """The cut: ``score >= threshold`` and, unless ``ratio`` is None, ``1 - score <= ratio * (1 - reference)``."""
+    keep = score >= threshold - 1e-9
+    if ratio is not None:
+        keep &= (1.0 - score) <= ratio * (1.0 - np.maximum(reference, -1.0)) + 1e-12
+    return keep
+
+
 def flag(candidates: Candidates, *, threshold: float, ratio: float | None, within: bool):
     """The flagged pairs (index_a, index_b, score, reference): score >= threshold and, with a ratio,
     1 - score <= ratio * (1 - reference). Within one set each pair i < j is given once, flagged when
     it passes from either end."""
     index, score = candidates.index, candidates.score
     reference = np.broadcast_to(candidates.reference[:, None], score.shape)
-    keep = (index >= 0) & (score >= threshold - 1e-9)
-    if ratio is not None:
-        keep &= (1.0 - score) <= ratio * (1.0 - np.maximum(reference, -1.0)) + 1e-12
+    keep = (index >= 0) & _passes(score, reference, threshold, ratio)
     rows, cols = np.nonzero(keep)
     a, b, s, ref = rows.astype(np.int64), index[rows, cols], score[rows, cols], reference[rows, cols]
     if within:
